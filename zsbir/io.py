@@ -1,0 +1,170 @@
+"""All file I/O of artifacts: Parquet tables, vector tables, JSON, checkpoints.
+
+Every write is atomic: the content goes to a temporary file in the destination's
+directory and is renamed over the target only once complete, so a crash never leaves a
+half-written artifact. Feature matrices are stored as a ``fixed_size_list<float32>``
+column, which reads back into a contiguous ``float32`` matrix without copying rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+VECTOR_COLUMN = "vector"
+
+
+class ArtifactError(ValueError):
+    """An artifact is missing or malformed; the message names the file."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling path; rename it to ``path`` if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary directory; it replaces ``path`` if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- tables
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a DataFrame to Parquet atomically (index dropped)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet table; a missing file is an :class:`ArtifactError` naming it."""
+    _require(path)
+    return pq.read_table(path, columns=columns).to_pandas()
+
+
+# --------------------------------------------------------------------------- vectors
+def write_vectors(
+    path: str | os.PathLike[str],
+    vectors: np.ndarray,
+    columns: Mapping[str, Any],
+) -> None:
+    """Write an ``(N, D)`` matrix as a fixed-size-list<float32> column beside ``columns``.
+
+    ``columns`` holds the row metadata (at least ``id``), each of length N.
+    """
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise ArtifactError(f"{path}: vectors must be 2-D, got shape {matrix.shape}")
+    n, dim = matrix.shape
+    arrays: dict[str, pa.Array] = {}
+    for name, values in columns.items():
+        arr = pa.array(np.asarray(values) if not isinstance(values, pa.Array) else values)
+        if len(arr) != n:
+            raise ArtifactError(f"{path}: column '{name}' has {len(arr)} rows, vectors {n}")
+        arrays[name] = arr
+    flat = pa.array(matrix.reshape(-1), type=pa.float32())
+    arrays[VECTOR_COLUMN] = pa.FixedSizeListArray.from_arrays(flat, dim)
+    table = pa.table(arrays)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_vectors(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a vector table: ``(metadata DataFrame, float32 matrix of shape (N, D))``."""
+    _require(path)
+    table = pq.read_table(path)
+    if VECTOR_COLUMN not in table.column_names:
+        raise ArtifactError(f"{path}: no '{VECTOR_COLUMN}' column")
+    col = table.column(VECTOR_COLUMN).combine_chunks()
+    if not pa.types.is_fixed_size_list(col.type):
+        raise ArtifactError(f"{path}: '{VECTOR_COLUMN}' is {col.type}, not a fixed-size list")
+    dim = col.type.list_size
+    matrix = col.values.to_numpy(zero_copy_only=False).reshape(len(col), dim)
+    meta = table.drop_columns([VECTOR_COLUMN]).to_pandas()
+    return meta, matrix
+
+
+# ------------------------------------------------------------------------------ json
+def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write JSON atomically, keys sorted, indented."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    _require(path)
+    return json.loads(Path(path).read_text())
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+# ----------------------------------------------------------------------- checkpoints
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+) -> None:
+    """Save ``{"state": state, "config": config}`` with torch, atomically.
+
+    ``state`` holds state_dicts (model, optimizers) and plain training counters;
+    ``config`` is the plain-dict model/training configuration that built them.
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save({"state": dict(state), "config": dict(config)}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load a checkpoint written by :func:`save_checkpoint`: ``(state, config)``."""
+    import torch
+
+    _require(path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or "state" not in blob or "config" not in blob:
+        raise ArtifactError(f"{path}: not a zsbir checkpoint")
+    return blob["state"], blob["config"]
+
+
+def _require(path: str | os.PathLike[str]) -> None:
+    if not Path(path).exists():
+        raise ArtifactError(f"missing artifact: {path}")
