@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zsbir-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test lock bench gate wordnet clean-data
+.PHONY: setup repro test lock bench gate wordnet
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -36,3 +36,8 @@ bench: setup
 # Fail when a metric regressed against the committed baseline (see ci/baselines).
 gate: setup
 	python scripts/gate.py
+
+# Full WordNet 3.0 (Debian packages + nltk folder .nltk_data/): only for name lookups
+# of classes without a WordNet id and for regenerating the committed ImageNet table.
+wordnet:
+	bash scripts/install_wordnet.sh

@@ -38,6 +38,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use normal permissions
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -51,6 +53,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; use normal permissions
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -163,6 +166,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     if not isinstance(blob, dict) or "state" not in blob or "config" not in blob:
         raise ArtifactError(f"{path}: not a zsbir checkpoint")
     return blob["state"], blob["config"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _require(path: str | os.PathLike[str]) -> None:

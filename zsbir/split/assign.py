@@ -1,0 +1,146 @@
+"""Zero-shot class split (seen/unseen) and per-item train/val/test assignment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from zsbir.config import SplitConfig
+from zsbir.seed import derive
+from zsbir.split.relations import Taxonomy, choose, class_synset, relations
+from zsbir.split.wordnet import WordNetUnavailable
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ("id", "domain", "class", "wnid", "pair_id")
+DOMAINS = ("photo", "sketch")
+SPLITS = ("train", "val", "test")
+
+
+class ManifestError(ValueError):
+    """The manifest is malformed; the message names the column, item or class."""
+
+
+def check_manifest(manifest: pd.DataFrame) -> None:
+    """Columns present, ids unique, domains known, pair ids pointing at same-class photos."""
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise ManifestError(f"manifest lacks column(s) {missing}")
+    if manifest.empty:
+        raise ManifestError("manifest has no rows")
+    dup = manifest["id"][manifest["id"].duplicated()]
+    if len(dup):
+        raise ManifestError(f"manifest id '{dup.iloc[0]}' appears more than once")
+    bad = manifest[~manifest["domain"].isin(DOMAINS)]
+    if len(bad):
+        raise ManifestError(f"item '{bad['id'].iloc[0]}': domain {bad['domain'].iloc[0]!r}")
+    nocls = manifest[manifest["class"].isna() | (manifest["class"].astype(str) == "")]
+    if len(nocls):
+        raise ManifestError(f"item '{nocls['id'].iloc[0]}' has no class")
+    photos = manifest[manifest["domain"] == "photo"]
+    photo_class = dict(zip(photos["id"], photos["class"]))
+    paired = manifest[(manifest["domain"] == "sketch") & manifest["pair_id"].notna()]
+    for sid, pid, cls in zip(paired["id"], paired["pair_id"], paired["class"]):
+        if pid not in photo_class:
+            raise ManifestError(f"sketch '{sid}': pair_id '{pid}' is not a photo of the manifest")
+        if photo_class[pid] != cls:
+            raise ManifestError(
+                f"sketch '{sid}' (class '{cls}') is paired with photo '{pid}' of class "
+                f"'{photo_class[pid]}'"
+            )
+
+
+def class_relations(
+    manifest: pd.DataFrame, config: SplitConfig, taxonomy: Taxonomy
+) -> pd.DataFrame:
+    """Per class: its synset, the deciding ImageNet-1K relation and the overlap split.
+
+    The paper's rule: a class is seen iff it relates to ImageNet-1K by one of
+    ``config.overlap_relations`` (``hypernym``/``hyponym`` within ``config.max_hops``).
+    Columns: class, wnid, imagenet_relation, imagenet_synset, imagenet_hops,
+    overlap_split, n_items, n_items_imagenet (items whose own wnid is an ImageNet-1K class),
+    wnid_lemma, imagenet_lemma (first lemma names, for the report).
+    """
+    rows = []
+    groups = manifest.groupby("class", sort=True)["wnid"]
+    for cls, wnids in tqdm(groups, desc="class relations", unit="class", leave=False):
+        try:
+            wnid = class_synset(str(cls), wnids.tolist(), taxonomy)
+            rel = choose(relations(wnid, taxonomy, config.max_hops), config.overlap_relations)
+        except ValueError as err:
+            raise ManifestError(f"class '{cls}': {err}") from err
+        except WordNetUnavailable as err:
+            raise WordNetUnavailable(
+                f"class '{cls}' needs live WordNet (no wnid, or wnids outside the committed "
+                f"table; add them with scripts/make_imagenet_table.py --manifest): {err}"
+            ) from err
+        rows.append(
+            {
+                "class": str(cls),
+                "wnid": wnid,
+                "imagenet_relation": rel.relation,
+                "imagenet_synset": rel.synset,
+                "imagenet_hops": rel.hops,
+                "overlap_split": "seen" if rel.relation in config.overlap_relations else "unseen",
+                "n_items": int(len(wnids)),
+                "n_items_imagenet": sum(w in taxonomy.imagenet for w in wnids),
+                "wnid_lemma": taxonomy.lemmas(wnid)[0],
+                "imagenet_lemma": taxonomy.lemmas(rel.synset)[0] if rel.synset else None,
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["imagenet_hops"] = out["imagenet_hops"].astype("int64")
+    return out
+
+
+def _val_photos(photo_ids: list[str], val_fraction: float, seed: int, cls: str) -> set[str]:
+    """A seeded ``val_fraction`` of one class's photos (at least one photo stays train)."""
+    n = len(photo_ids)
+    n_val = min(int(round(val_fraction * n)), max(n - 1, 0))
+    rng = np.random.default_rng(derive(seed, "split.val", cls))
+    order = rng.permutation(n)  # (n,)
+    ids = sorted(photo_ids)
+    return {ids[i] for i in order[:n_val]}
+
+
+def _hashed_val(item_id: str, val_fraction: float, seed: int) -> bool:
+    """Deterministic val draw for an unpaired sketch, from its own id."""
+    rng = np.random.default_rng(derive(seed, "split.val.unpaired", item_id))  # mixes the bits
+    return bool(rng.random() < val_fraction)
+
+
+def assign_items(
+    manifest: pd.DataFrame, unseen: Iterable[str], val_fraction: float, seed: int
+) -> pd.DataFrame:
+    """``id, domain, class, split``: unseen classes → test; seen → train/val by photo.
+
+    A paired sketch takes its photo's split; an unpaired one is drawn from its own id.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"split.val_fraction must be in [0, 1), got {val_fraction}")
+    unseen = set(unseen)
+    photos = manifest[manifest["domain"] == "photo"]
+    val_ids: set[str] = set()
+    for cls, group in photos.groupby("class", sort=True):
+        if cls not in unseen:
+            val_ids |= _val_photos(group["id"].tolist(), val_fraction, seed, str(cls))
+    is_photo = manifest["domain"] == "photo"
+    paired = ~is_photo & manifest["pair_id"].notna()
+    unpaired = ~is_photo & ~paired
+    own_draw = manifest["id"].where(unpaired).map(
+        lambda i: isinstance(i, str) and _hashed_val(i, val_fraction, seed)
+    )
+    is_val = (
+        (is_photo & manifest["id"].isin(val_ids))
+        | (paired & manifest["pair_id"].isin(val_ids))
+        | (unpaired & own_draw.astype(bool))
+    )
+    test = manifest["class"].isin(unseen)
+    split = np.where(test, "test", np.where(is_val, "val", "train"))
+    out = manifest[["id", "domain", "class"]].copy()
+    out["split"] = split
+    return out.reset_index(drop=True)

@@ -1,0 +1,107 @@
+"""The split stage's library entry point: manifest in, class and item splits out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from zsbir.config import SplitConfig
+from zsbir.io import write_json, write_table, write_text, write_vectors
+from zsbir.split.assign import assign_items, check_manifest, class_relations
+from zsbir.split.published import check_published, has_published, published_unseen
+from zsbir.split.relations import Taxonomy
+from zsbir.split.report import split_metrics, split_report
+from zsbir.split.semantics import class_vectors
+
+log = logging.getLogger(__name__)
+
+# data/classes.parquet metadata columns (docs/ARCHITECTURE.md), besides `vector`
+CLASS_COLUMNS = (
+    "class",
+    "wnid",
+    "imagenet_relation",
+    "imagenet_synset",
+    "imagenet_hops",
+    "split",
+    "semantic_source",
+)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Everything the split stage writes."""
+
+    classes: pd.DataFrame  # one row per class, report columns included
+    vectors: np.ndarray  # (C, 384) x_sem, rows in `classes` order
+    items: pd.DataFrame  # id, domain, class, split
+    report: str
+    metrics: dict[str, Any]
+
+
+def make_split(
+    manifest: pd.DataFrame,
+    config: SplitConfig,
+    seed: int,
+    dataset: str,
+    taxonomy: Taxonomy | None = None,
+) -> SplitResult:
+    """Class split by ``config.method``, x_sem per class, items to train/val/test.
+
+    The ImageNet-1K overlap split is always computed (for the report); ``published``
+    takes the unseen classes from the paper's list for ``dataset`` instead.
+    """
+    check_manifest(manifest)
+    classes = class_relations(manifest, config, taxonomy or Taxonomy())
+    classes["published_split"] = None
+    if has_published(dataset):
+        unseen = published_unseen(dataset)
+        check_published(dataset, unseen, classes["class"])
+        classes["published_split"] = np.where(classes["class"].isin(unseen), "unseen", "seen")
+    elif config.method == "published":
+        published_unseen(dataset)  # raises: no published list for this dataset
+    source = "published_split" if config.method == "published" else "overlap_split"
+    classes["split"] = classes[source]
+    for side in ("seen", "unseen"):
+        if not (classes["split"] == side).any():
+            raise ValueError(
+                f"split.method '{config.method}' leaves no {side} class among "
+                f"{len(classes)} (split.overlap_relations {list(config.overlap_relations)}, "
+                f"split.max_hops {config.max_hops})"
+            )
+    classes["semantic_source"] = config.semantic
+    vectors = class_vectors(classes["class"].tolist(), config.semantic)  # (C, 384)
+    unseen_classes = classes.loc[classes["split"] == "unseen", "class"]
+    items = assign_items(manifest, unseen_classes, config.val_fraction, seed)
+    metrics = split_metrics(classes, items)
+    report = split_report(classes, metrics, config, dataset, seed)
+    log.info(
+        "%d classes: %d seen, %d unseen (%s)",
+        metrics["n_classes"], metrics["n_seen"], metrics["n_unseen"], config.method,
+    )
+    return SplitResult(classes, vectors, items, report, metrics)
+
+
+def write_split(
+    result: SplitResult,
+    classes_path: str | os.PathLike[str],
+    split_path: str | os.PathLike[str],
+    report_path: str | os.PathLike[str],
+    metrics_path: str | os.PathLike[str],
+) -> None:
+    """Write classes.parquet (with x_sem), split.parquet, the report and the metrics."""
+    meta = result.classes[list(CLASS_COLUMNS)]
+    columns: dict[str, Any] = {
+        c: pa.array([None if pd.isna(v) else str(v) for v in meta[c]], type=pa.string())
+        for c in meta
+    }
+    columns["imagenet_hops"] = pa.array(meta["imagenet_hops"].to_numpy(), type=pa.int64())
+    write_vectors(classes_path, result.vectors, columns)
+    write_table(result.items, split_path)
+    write_text(result.report, report_path)
+    write_json(result.metrics, metrics_path)
