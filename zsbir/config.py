@@ -73,6 +73,8 @@ class FeaturesConfig:
         "gap4",
         "gap3",
     )
+    # L2-normalise each layer's vector before concatenating (the layers' scales differ ~60x).
+    normalize_layers: bool = True
     image_size: int = 224
     batch_size: int = 32
     num_workers: int = 2
@@ -134,6 +136,9 @@ class TrainConfig:
     pairing: Literal["instance", "class"] = "instance"
     patience: int = 10
     device: str = "auto"
+    # torch CPU threads while training; 0 = torch's default. Small MLPs on a shared CPU
+    # run fastest on one thread (no OpenMP oversubscription).
+    threads: int = 1
 
 
 @dataclass(frozen=True)

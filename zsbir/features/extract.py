@@ -1,0 +1,348 @@
+"""Batched, sharded extraction of F(x) for every photo and sketch of the manifest.
+
+Each domain's manifest rows are sorted by ``id`` and cut into ``N`` contiguous shards.
+Shard ``i`` of each domain is written to ``<out>/parts/<domain>-<i>-of-<N>.parquet`` with a
+JSON sidecar (counts, timing, unreadable files and a key of the ids, paths and feature
+config). A shard whose part exists with the same key is skipped, so an interrupted run
+resumes where it stopped. :func:`merge_parts` concatenates the parts into
+``<out>/{photo,sketch}.parquet`` and ``<out>/unreadable.csv`` and removes ``parts/``.
+
+Many processes / machines (each sees the same manifest and raw images)::
+
+    # one process per shard, e.g. 4 GPUs with torchrun (rank -> shard, local rank -> GPU)
+    torchrun --nproc-per-node 4 stages/extract.py --shard env
+    # or by hand / a job array: python stages/extract.py --shard 0/4 ... --shard 3/4
+    python stages/extract.py --merge        # once all parts exist
+
+``--shard env`` reads ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set by torchrun. No process
+group is needed: shards are independent and only the merge reads all of them. With a
+single shard (the default, ``dvc repro``) the merge happens at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from zsbir import io
+from zsbir.config import FeaturesConfig
+from zsbir.features.images import DOMAINS, Domain, ImageDataset
+from zsbir.features.vgg import VGGFeatures
+from zsbir.features.weights import build_extractor
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ("id", "path", "domain")
+PART_RE = re.compile(r"^(photo|sketch)-(\d+)-of-(\d+)\.parquet$")
+
+
+class ExtractError(ValueError):
+    """Bad manifest, shard spec or set of parts; the message names the file or key."""
+
+
+# ---------------------------------------------------------------------------- shards
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based), e.g. parsed from ``"2/8"``."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+        if not match:
+            raise ExtractError(f"--shard must look like i/N (0 <= i < N), got {text!r}")
+        shard = cls(int(match.group(1)), int(match.group(2)))
+        if not 0 <= shard.index < shard.count:
+            raise ExtractError(f"--shard {text}: need 0 <= i < N")
+        return shard
+
+    def rows(self, n: int) -> slice:
+        """The contiguous rows of this shard among ``n`` (``np.array_split`` cuts)."""
+        bounds = np.linspace(0, n, self.count + 1).round().astype(int)
+        return slice(int(bounds[self.index]), int(bounds[self.index + 1]))
+
+    def part(self, domain: str) -> str:
+        return f"{domain}-{self.index}-of-{self.count}"
+
+
+# ----------------------------------------------------------------------- device/prec
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` → CUDA (GPU ``local_rank``) if available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ExtractError("features.device=cuda but torch sees no CUDA device")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ExtractError(f"features.device must be auto, cpu or cuda, got {name!r}")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Native bf16 matmul/conv: CUDA with bf16, or oneDNN with AVX512-BF16/AMX on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The precision that will actually run (bf16 falls back to fp32 with a warning)."""
+    if precision == "bf16" and not bf16_supported(device):
+        log.warning("bf16 is not supported natively on %s; extracting in fp32", device)
+        return "fp32"
+    return precision
+
+
+@contextlib.contextmanager
+def _autocast(device: torch.device, precision: str) -> Iterator[None]:
+    if precision == "bf16":
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+# ------------------------------------------------------------------------ extraction
+def extract_images(
+    model: VGGFeatures,
+    paths: list[Path],
+    domain: Domain,
+    cfg: FeaturesConfig,
+    device: torch.device,
+    precision: str,
+) -> tuple[np.ndarray, list[str]]:
+    """F of every image: ``(float32 (N, D), errors)``; ``errors[i]`` is ``""`` if image i read.
+
+    Rows of unreadable images (only with ``cfg.skip_unreadable``) hold zeros.
+    """
+    dataset = ImageDataset(paths, domain, cfg.image_size, cfg.skip_unreadable)
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        shuffle=False,
+    )
+    out = np.zeros((len(paths), model.dim), dtype=np.float32)  # (N, D)
+    errors = [""] * len(paths)
+    model = model.to(device, memory_format=torch.channels_last)
+    with torch.inference_mode(), _autocast(device, precision):
+        for images, index, errs in tqdm(loader, desc=f"extract {domain}", unit="batch"):
+            x = images.to(device, non_blocking=True).contiguous(
+                memory_format=torch.channels_last
+            )  # (B, 3, S, S) uint8
+            out[index.numpy()] = model(x).float().cpu().numpy()  # (B, D)
+            for i, err in zip(index.tolist(), errs):
+                errors[i] = err
+    return out, errors
+
+
+def load_manifest(path: Path) -> pd.DataFrame:
+    """The manifest with its columns checked; rows sorted by (domain, id)."""
+    df = io.read_table(path)
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ExtractError(f"{path}: manifest lacks column(s) {missing}")
+    bad = sorted(set(df["domain"]) - set(DOMAINS))
+    if bad:
+        raise ExtractError(f"{path}: unknown domain value(s) {bad}; expected {list(DOMAINS)}")
+    if df["id"].duplicated().any():
+        raise ExtractError(f"{path}: duplicate id {df['id'][df['id'].duplicated()].iloc[0]!r}")
+    return df.sort_values(["domain", "id"], kind="stable").reset_index(drop=True)
+
+
+def _config_key(cfg: FeaturesConfig, rows: pd.DataFrame) -> str:
+    fields = {
+        k: getattr(cfg, k)
+        for k in ("weights", "onnx_path", "layers", "normalize_layers", "image_size", "precision",
+                  "skip_unreadable")
+    }
+    blob = json.dumps({"cfg": fields, "ids": list(rows["id"]), "paths": list(rows["path"])})
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def extract_shard(
+    manifest: pd.DataFrame,
+    raw_root: Path,
+    parts_dir: Path,
+    cfg: FeaturesConfig,
+    shard: Shard,
+    local_rank: int = 0,
+    seed: int = 0,
+) -> list[str]:
+    """Extract shard ``shard`` of each domain into ``parts_dir``; returns the parts written.
+
+    Each domain's rows are sorted by id before cutting. A part whose sidecar has the same
+    key (ids, paths, feature config) is kept as is.
+    """
+    todo: list[tuple[Domain, pd.DataFrame, str]] = []
+    for domain in DOMAINS:
+        rows = manifest[manifest["domain"] == domain].sort_values("id", kind="stable")
+        rows = rows.iloc[shard.rows(len(rows))]
+        key = _config_key(cfg, rows)
+        sidecar = parts_dir / f"{shard.part(domain)}.json"
+        done = sidecar.exists() and (parts_dir / f"{shard.part(domain)}.parquet").exists()
+        if done and io.read_json(sidecar).get("key") == key:
+            log.info("shard %s already extracted; skipping", shard.part(domain))
+            continue
+        todo.append((domain, rows, key))
+    if not todo:
+        return []
+    device = resolve_device(cfg.device, local_rank)
+    precision = resolve_precision(cfg.precision, device)
+    model = build_extractor(cfg.weights, cfg.layers, cfg.onnx_path, seed, cfg.normalize_layers)
+    written = []
+    for domain, rows, key in todo:
+        paths = [raw_root / p for p in rows["path"]]
+        start = time.perf_counter()
+        vectors, errors = extract_images(model, paths, domain, cfg, device, precision)
+        seconds = time.perf_counter() - start
+        ok = np.array([e == "" for e in errors], dtype=bool)
+        unreadable = [
+            {"id": i, "path": str(p), "domain": domain, "error": e}
+            for i, p, e in zip(rows["id"], rows["path"], errors)
+            if e
+        ]
+        for item in unreadable:
+            log.warning("skipping unreadable image %s", item["error"])
+        name = shard.part(domain)
+        io.write_vectors(
+            parts_dir / f"{name}.parquet", vectors[ok], {"id": rows["id"].to_numpy()[ok]}
+        )
+        meta = {
+            "key": key,
+            "domain": domain,
+            "shard": shard.index,
+            "n_shards": shard.count,
+            "count": int(ok.sum()),
+            "images": len(rows),
+            "seconds": seconds,
+            "dim": model.dim,
+            "weights": cfg.weights,
+            "layers": list(cfg.layers),
+            "image_size": cfg.image_size,
+            "precision": precision,
+            "device": str(device),
+            "unreadable": unreadable,
+        }
+        io.write_json(meta, parts_dir / f"{name}.json")
+        log.info(
+            "%s: %d images in %.1f s (%.1f images/s)",
+            name,
+            len(rows),
+            seconds,
+            len(rows) / max(seconds, 1e-9),
+        )
+        written.append(name)
+    return written
+
+
+def find_parts(parts_dir: Path, count: int | None = None) -> int:
+    """The shard count N of the complete set of parts in ``parts_dir`` (error if incomplete).
+
+    ``count`` given: only parts of that N are considered (stale parts of another N are
+    ignored); otherwise exactly one N must be present.
+    """
+    found: dict[int, set[tuple[str, int]]] = {}
+    for path in parts_dir.glob("*.parquet") if parts_dir.is_dir() else []:
+        match = PART_RE.match(path.name)
+        if match and (parts_dir / f"{path.stem}.json").exists():
+            found.setdefault(int(match.group(3)), set()).add((match.group(1), int(match.group(2))))
+    if count is not None:
+        found = {count: found.get(count, set())}
+    if len(found) != 1:
+        raise ExtractError(
+            f"{parts_dir}: need the parts of exactly one shard count N, found N in {sorted(found)}"
+        )
+    ((count, have),) = found.items()
+    missing = [f"{d}-{i}-of-{count}" for d in DOMAINS for i in range(count) if (d, i) not in have]
+    if missing:
+        raise ExtractError(f"{parts_dir}: missing parts {missing}; run those shards first")
+    return count
+
+
+def merge_parts(parts_dir: Path, out_dir: Path, count: int | None = None) -> dict[str, Any]:
+    """Concatenate all parts into ``out_dir/{photo,sketch}.parquet``; returns the summary.
+
+    Also writes ``out_dir/unreadable.csv`` (id, path, domain, error of skipped images) and
+    removes ``parts_dir``.
+    """
+    count = find_parts(parts_dir, count)
+    metas = {
+        d: [io.read_json(parts_dir / f"{Shard(i, count).part(d)}.json") for i in range(count)]
+        for d in DOMAINS
+    }
+    first = metas["photo"][0]
+    for m in (m for ms in metas.values() for m in ms):
+        for k in ("dim", "weights", "layers", "image_size", "precision"):
+            if m[k] != first[k]:
+                raise ExtractError(f"{parts_dir}: parts disagree on {k} ({m[k]} vs {first[k]})")
+    summary: dict[str, Any] = {k: first[k] for k in ("dim", "weights", "layers", "image_size")}
+    unreadable: list[dict[str, str]] = []
+    images = seconds = 0.0
+    for domain in DOMAINS:
+        tables = [
+            io.read_vectors(parts_dir / f"{Shard(i, count).part(domain)}.parquet")
+            for i in range(count)
+        ]
+        ids = pd.concat([t[0]["id"] for t in tables], ignore_index=True)
+        matrix = np.concatenate([t[1] for t in tables]).reshape(-1, first["dim"])  # (N, D)
+        io.write_vectors(out_dir / f"{domain}.parquet", matrix, {"id": ids})
+        summary[domain] = {
+            "count": len(ids),
+            "unreadable": sum(len(m["unreadable"]) for m in metas[domain]),
+        }
+        unreadable += [u for m in metas[domain] for u in m["unreadable"]]
+        images += sum(m["images"] for m in metas[domain])
+        seconds += sum(m["seconds"] for m in metas[domain])
+    columns = ["id", "path", "domain", "error"]
+    report = pd.DataFrame(unreadable, columns=columns).to_csv(index=False)
+    io.write_text(report, out_dir / "unreadable.csv")
+    summary.update(
+        images_per_s=images / max(seconds, 1e-9),
+        precision=first["precision"],
+        device=first["device"],
+        n_shards=count,
+        unreadable=unreadable,
+    )
+    shutil.rmtree(parts_dir)
+    return summary
+
+
+def run_extract(
+    manifest_path: Path,
+    raw_root: Path,
+    out_dir: Path,
+    cfg: FeaturesConfig,
+    shard: Shard = Shard(),
+    local_rank: int = 0,
+    seed: int = 0,
+) -> dict[str, Any] | None:
+    """Extract ``shard``; with a single shard also merge and return the summary."""
+    manifest = load_manifest(manifest_path)
+    parts_dir = out_dir / "parts"
+    extract_shard(manifest, raw_root, parts_dir, cfg, shard, local_rank, seed)
+    return merge_parts(parts_dir, out_dir, 1) if shard.count == 1 else None
