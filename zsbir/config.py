@@ -102,7 +102,7 @@ class ModelConfig:
     z_structure: int = 64
     z_appearance: int = 32
     hidden: int = 512
-    dropout: float = 0.1
+    dropout: float = 0.3
     appearance: bool = True  # False removes E_a^img and z_a (ablation)
     parallel: bool = True  # False keeps only cVAE-GAN B (one cVAE-GAN; ablation)
     disc_condition: Literal["structure", "paired"] = "structure"
@@ -118,7 +118,7 @@ class LossConfig:
     kl_weight: float = 0.05
     adv_weight: float = 0.05
     adversarial: Literal["lsgan", "nonsaturating"] = "lsgan"
-    semantic_weight: float = 1.0
+    semantic_weight: float = 20.0
     align_weight: float = 1.0
     ortho_weight: float = 0.0
 
@@ -129,7 +129,7 @@ class TrainConfig:
 
     epochs: int = 40
     batch_size: int = 128
-    lr_g: float = 1e-3
+    lr_g: float = 2e-3
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999

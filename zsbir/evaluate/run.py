@@ -1,0 +1,133 @@
+"""The evaluate stage as one library call: embeddings in, metrics, tables and figures out.
+
+Everything is computed (and every input, image files included, checked) before the first
+output is written, so bad input leaves no half-written set of outputs; each file is
+written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from zsbir.config import EvalConfig
+from zsbir.evaluate.curves import per_class_ap, pr_curve_table
+from zsbir.evaluate.figures import (
+    load_images,
+    retrieval_figure,
+    save_figure,
+    select_figure_queries,
+    tsne_figure,
+)
+from zsbir.evaluate.inputs import RetrievalSet, load_retrieval_set
+from zsbir.evaluate.metrics import retrieval_metrics, top_k
+from zsbir.io import read_table, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+FIGURE_TOP = 10  # photos per query in the retrieval figure
+TSNE_MAX_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class EvalPaths:
+    """Inputs and outputs of the evaluate stage."""
+
+    sketch: Path  # data/embeddings/sketch.parquet
+    photo: Path  # data/embeddings/photo.parquet
+    manifest: Path  # data/manifest.parquet
+    image_root: Path  # data/raw/<dataset>/, the root of the manifest's paths
+    metrics: Path  # metrics/eval.json
+    per_class: Path  # plots/per_class_ap.csv
+    pr_curve: Path  # plots/pr_curve.csv
+    figures: Path  # reports/figures/
+
+    @property
+    def retrieval_png(self) -> Path:
+        return self.figures / "retrieval.png"
+
+    @property
+    def tsne_png(self) -> Path:
+        return self.figures / "tsne.png"
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """``metrics``: the content of eval.json; ``artifacts``: every file written."""
+
+    metrics: dict[str, float]
+    artifacts: tuple[Path, ...]
+
+
+def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
+    """Score unseen-class sketch queries against the photo gallery; write all outputs.
+
+    Writes ``eval.json`` (``map_all``, ``map_200``, ``map_200_norm``, ``p_100``, ``p_200``,
+    ``n_queries``, ``n_gallery``, ``n_classes`` = query classes), the per-class AP and PR
+    curve CSVs, ``retrieval.png`` (when ``cfg.n_figure_queries > 0``) and ``tsne.png``
+    (when ``cfg.tsne``; seeded by ``seed``). Metric definitions: :mod:`zsbir.evaluate.metrics`.
+    """
+    data = load_retrieval_set(paths.sketch, paths.photo, cfg.generalized)
+    q_classes = data.query_meta["class"].to_numpy()
+    log.info("evaluating %d queries against %d gallery photos", len(q_classes), len(data.gallery))
+    scores = retrieval_metrics(
+        data.queries, q_classes, data.gallery, data.gallery_meta["class"].to_numpy(),
+        chunk_size=cfg.chunk_size,
+    )
+    metrics: dict[str, float] = {
+        **scores.summary(),
+        "n_queries": len(q_classes),
+        "n_gallery": len(data.gallery),
+        "n_classes": int(len(np.unique(q_classes))),
+    }
+    log.info("metrics: %s", metrics)
+    figures: dict[Path, Figure] = {}
+    if cfg.n_figure_queries > 0:
+        manifest = read_table(paths.manifest, columns=["id", "path"])
+        figures[paths.retrieval_png] = _retrieval_grid(
+            data, manifest, paths.image_root, cfg.n_figure_queries
+        )
+    if cfg.tsne:
+        figures[paths.tsne_png] = _tsne(data, seed)
+
+    write_json(metrics, paths.metrics)
+    _write_csv(per_class_ap(scores.ap, q_classes), paths.per_class)
+    _write_csv(pr_curve_table(scores.recall_levels, scores.interpolated_precision), paths.pr_curve)
+    for path, fig in figures.items():
+        save_figure(fig, path)
+    for stale in (paths.retrieval_png, paths.tsne_png):
+        if stale not in figures and stale.exists():
+            stale.unlink()  # switched off by config: do not leave an old figure behind
+    artifacts = (paths.metrics, paths.per_class, paths.pr_curve, *figures)
+    return EvalResult(metrics=metrics, artifacts=tuple(artifacts))
+
+
+def _retrieval_grid(
+    data: RetrievalSet, manifest: pd.DataFrame, image_root: Path, n_queries: int
+) -> Figure:
+    rows = select_figure_queries(data.query_meta, n_queries)  # (n,)
+    ranked = top_k(data.queries[rows], data.gallery, FIGURE_TOP)  # (n, top)
+    q_classes = data.query_meta["class"].to_numpy()[rows]  # (n,)
+    g_classes = data.gallery_meta["class"].to_numpy()
+    g_ids = data.gallery_meta["id"].to_numpy()
+    sketches = load_images(data.query_meta["id"].to_numpy()[rows], manifest, image_root)
+    photos = [load_images(g_ids[r], manifest, image_root) for r in ranked]
+    correct = g_classes[ranked] == q_classes[:, None]  # (n, top)
+    return retrieval_figure(sketches, list(q_classes), photos, correct)
+
+
+def _tsne(data: RetrievalSet, seed: int) -> Figure:
+    embeddings = np.concatenate([data.queries, data.gallery])  # (Q + N, D)
+    labels = np.concatenate([data.query_meta["class"], data.gallery_meta["class"]])
+    is_query = np.arange(len(embeddings)) < len(data.queries)
+    return tsne_figure(embeddings, labels, is_query, seed, max_points=TSNE_MAX_POINTS)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    write_text(table.to_csv(index=False), path)
+    log.info("wrote %s", path)

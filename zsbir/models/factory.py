@@ -1,0 +1,52 @@
+"""Build a model from its config, and save / load ``models/model.pt``.
+
+``models/model.pt`` is a :func:`zsbir.io.save_checkpoint` blob: state = ``{"model":
+state_dict}``, config = ``{"model": ..., "loss": ..., "feat_dim": D, "sem_dim": S, ...}``,
+enough to rebuild the exact network without params.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from zsbir.config import LossConfig, ModelConfig, from_dict
+from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint
+from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
+from zsbir.models.cvaegan import ParallelCVAEGAN
+
+
+def build_model(model: ModelConfig, loss: LossConfig, feat_dim: int, sem_dim: int) -> nn.Module:
+    """The network ``model.name`` names; parts whose loss weight is 0 are not built."""
+    if model.name == "raw":
+        return RawFeatures(model, feat_dim)
+    if model.name == "cvae":
+        return SketchConditionedCVAE(model, feat_dim)
+    return ParallelCVAEGAN(
+        model,
+        feat_dim,
+        sem_dim,
+        adversarial=loss.adv_weight > 0,
+        semantic=loss.semantic_weight > 0,
+    )
+
+
+def save_model(path: str | os.PathLike[str], net: nn.Module, config: Mapping[str, Any]) -> None:
+    """Write ``{"model": state_dict}`` + the plain config dict (atomic)."""
+    save_checkpoint(path, {"model": net.state_dict()}, config)
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network stored at ``path`` (eval mode, CPU) and return it with its config."""
+    state, config = load_checkpoint(path)
+    try:
+        model_cfg = from_dict(ModelConfig, config["model"], "model")
+        loss_cfg = from_dict(LossConfig, config["loss"], "loss")
+        net = build_model(model_cfg, loss_cfg, int(config["feat_dim"]), int(config["sem_dim"]))
+        net.load_state_dict(state["model"])
+    except (KeyError, RuntimeError) as err:
+        raise ArtifactError(f"{path}: cannot rebuild the model: {err}") from err
+    return net.eval(), config
