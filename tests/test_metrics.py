@@ -7,7 +7,14 @@ import pytest
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from zsbir.evaluate.curves import per_class_ap
-from zsbir.evaluate.metrics import retrieval_metrics, top_k
+from zsbir.evaluate.metrics import (
+    cosine_scores,
+    l2_normalise,
+    retrieval_metrics,
+    run_starts,
+    searchsorted_rows,
+    top_k,
+)
 
 
 def _cosine(q: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -160,3 +167,67 @@ def test_per_class_ap_is_the_mean_over_the_class_queries() -> None:
     table = per_class_ap(np.array([0.2, 0.4, 1.0]), np.array(["b", "b", "a"]))
     assert table.to_dict("list") == {"class": ["a", "b"], "ap": [1.0, 0.30000000000000004],
                                      "n_queries": [1, 2]}
+
+
+# --------------------------------------------------- float32 scores: the exact-reference contract
+def _float32_scores(q: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The score rows the metrics are defined on, as float64 for scikit-learn."""
+    return cosine_scores(l2_normalise(q), l2_normalise(g)).astype(np.float64)  # (Q, N)
+
+
+@pytest.fixture(scope="module")
+def continuous() -> tuple[np.ndarray, ...]:
+    """Clustered 64-d embeddings, 3,000 photos: enough near-ties that float32 and float64
+    cosines give different AP (so the float32 contract is really exercised)."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((4, 64))
+    ql, gl = rng.integers(0, 4, 90), rng.integers(0, 4, 3000)
+    q = (centres[ql] + 3.0 * rng.standard_normal((90, 64))).astype(np.float32)
+    g = (centres[gl] + 3.0 * rng.standard_normal((3000, 64))).astype(np.float32)
+    return q, ql, g, gl
+
+
+def test_scores_do_not_depend_on_the_batch(continuous) -> None:
+    q, _, g, _ = continuous
+    qn, gn = l2_normalise(q), l2_normalise(g)
+    full = cosine_scores(qn, gn)  # (90, 3000)
+    assert full.dtype == np.float32
+    for start, stop in ((0, 1), (7, 8), (3, 5), (10, 25), (40, 90)):
+        np.testing.assert_array_equal(cosine_scores(qn[start:stop], gn), full[start:stop])
+    np.testing.assert_allclose(full, _cosine(q, g), rtol=0, atol=1e-6)  # float64 cosine
+
+
+def test_ap_equals_sklearn_on_the_same_float32_scores(continuous) -> None:
+    q, ql, g, gl = continuous
+    scores = _float32_scores(q, g)
+    ref = np.array([average_precision_score(gl == ql[i], s) for i, s in enumerate(scores)])
+    ours = retrieval_metrics(q, ql, g, gl, chunk_size=13)
+    np.testing.assert_allclose(ours.ap, ref, rtol=0, atol=1e-12)
+    ref64 = _sklearn_ap(q, ql, g, gl)
+    assert 0 < np.abs(ours.ap - ref64).max() < 1e-5  # float64 cosines differ, slightly
+
+
+def test_rank_metrics_on_continuous_scores_with_duplicate_photos(continuous) -> None:
+    """Duplicated photos tie exactly: rows mix the no-tie (SIMD sort) and tie paths."""
+    q, ql, g, gl = continuous
+    dup = [5, 17, 900, 2001]
+    g, gl = np.concatenate([g, g[dup]]), np.concatenate([gl, gl[dup]])  # 4 duplicates
+    scores = _float32_scores(q, g)
+    order = np.argsort(-scores, axis=1, kind="stable")  # (Q, N)
+    top = np.sort(scores, axis=1)[:, ::-1][:, :200]  # (Q, 200)
+    has_tie = (top[:, 1:] == top[:, :-1]).any(axis=1)
+    assert has_tie.any() and not has_tie.all()
+    np.testing.assert_array_equal(top_k(q, g, 200), order[:, :200])
+    res = retrieval_metrics(q, ql, g, gl, chunk_size=8)
+    rel = gl[order[:, :200]] == ql[:, None]  # (Q, 200)
+    precision = np.cumsum(rel, axis=1) / np.arange(1, 201)
+    np.testing.assert_allclose(res.ap_at_k, (rel * precision).sum(axis=1) / 200, atol=1e-12)
+    np.testing.assert_allclose(res.precision_at[100], rel[:, :100].mean(axis=1), atol=1e-12)
+    ref = np.array([average_precision_score(gl == ql[i], s) for i, s in enumerate(scores)])
+    np.testing.assert_allclose(res.ap, ref, rtol=0, atol=1e-12)
+
+
+def test_run_starts_equals_a_left_search() -> None:
+    rows = np.sort(np.random.default_rng(2).integers(0, 6, (5, 40)).astype(np.float32), axis=1)
+    np.testing.assert_array_equal(run_starts(rows), searchsorted_rows(rows, rows))
+    assert run_starts(np.zeros((2, 1), np.float32)).tolist() == [[0], [0]]

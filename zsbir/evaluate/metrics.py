@@ -1,14 +1,15 @@
 """Exact retrieval metrics of zero-shot SBIR, vectorised and chunked over queries.
 
 Every sketch query ranks the whole photo gallery by cosine similarity; a gallery photo is
-*relevant* to a query when it has the same class. **Scores are float32 cosine similarities**:
-embeddings are L2-normalised in float64, rounded to float32 (how they are stored anyway) and
-multiplied with a float32 GEMM (:func:`cosine_scores`); every metric below, exact-tie
-handling included, is defined on those float32 scores. A query's scores do not depend on
-which or how many queries share its batch, so a reference fed ``cosine_scores`` rows gets
-exactly our numbers. (Against float64 cosines, AP moves by ~1e-8 on average and up to a few
-1e-6 where float32 rounding swaps near-tied relevant and non-relevant photos.) With ``rel_k`` the relevance of the item at rank ``k`` (1-based), ``n_rel`` the
-number of relevant gallery items and ``P@k`` the precision of the top ``k``:
+*relevant* to a query when it has the same class. **Scores are float32 cosine
+similarities**: embeddings are L2-normalised in float64, rounded to float32 (how they are
+stored anyway) and multiplied with a float32 torch GEMM (:func:`cosine_scores`). Every
+metric below, exact-tie handling included, is defined on those float32 scores; a query's
+scores do not depend on which or how many queries share its batch, so a reference fed
+``cosine_scores`` rows reproduces our numbers exactly. (Against float64 cosines, AP moves by
+~1e-8 on average and by up to a few 1e-6 where float32 rounding swaps a near-tied relevant
+and non-relevant photo.) With ``rel_k`` the relevance of the item at rank ``k`` (1-based),
+``n_rel`` the number of relevant gallery items and ``P@k`` the precision of the top ``k``:
 
 * **AP@all** (tie-aware) equals scikit-learn's ``average_precision_score(relevance, scores)``:
   items with equal scores form one threshold, so ``AP = sum_t (R_t - R_{t-1}) * P_t`` over
@@ -29,10 +30,12 @@ gallery item makes AP undefined and raises :class:`ValueError` naming the class.
 
 Queries are processed class by class, ``chunk_size`` at a time; memory is a few
 ``(chunk_size, N_gallery)`` float32 arrays (scores and their sorted copy) whatever the
-number of queries. Cost per chunk: one GEMM, one row sort (numpy's SIMD sort; cheaper here
-than sorting only relevant scores and counting the others with a batched
+number of queries. Per chunk: one GEMM, one row sort (numpy's SIMD sort: cheaper here than
+sorting only the relevant scores and counting the others with a batched
 ``torch.searchsorted``, or than ``torch.sort``/``torch.topk``), ``R log N`` binary searches
-for the relevant thresholds and two passes over the scores for the top K.
+for the relevant thresholds and one comparison pass over the scores for the top K. numpy's
+OpenBLAS GEMM is faster on some CPUs but its float32 rows change with the batch size and
+thread count, so it would break the exact-reference property above.
 """
 
 from __future__ import annotations
