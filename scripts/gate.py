@@ -24,7 +24,7 @@ from zsbir.evaluate.gate import (
 from zsbir.io import write_json
 
 DEFAULT_METRICS = Path("metrics/eval.json")
-DEFAULT_BASELINE = Path("ci/baselines/synthetic-cvaegan.json")
+DEFAULT_BASELINE = Path("ci/baselines/synthetic.json")
 _HINT = " (create it from a trusted run with --write-baseline)"
 
 

@@ -91,22 +91,23 @@ def test_outputs_match_sklearn_reference(workspace) -> None:
     assert (np.diff(pr["precision"]) <= 1e-12).all()  # interpolated: non-increasing
     assert pr["precision"].iloc[-1] >= 6 / 18 - 1e-12  # full recall at worst over the gallery
 
-    for png in (paths.retrieval_png, paths.tsne_png):
+    for png in paths.figure_files:
         with Image.open(png) as img:
             assert img.format == "PNG" and img.size[0] > 200
     assert set(result.artifacts) == {paths.metrics, paths.per_class, paths.pr_curve,
-                                     paths.retrieval_png, paths.tsne_png}
+                                     *paths.figure_files}
 
 
 def test_generalized_gallery_adds_seen_photos_and_tsne_can_be_off(workspace) -> None:
     paths, sketches, photos = workspace
     paths.tsne_png.parent.mkdir(parents=True)
-    paths.tsne_png.write_bytes(b"stale")
-    cfg = EvalConfig(generalized=True, n_figure_queries=0, tsne=False)
+    for stale in (paths.tsne_png, paths.failures_png):
+        stale.write_bytes(b"stale")
+    cfg = EvalConfig(generalized=True, n_figure_queries=0, n_case_classes=0, tsne=False)
     metrics = evaluate(paths, cfg, seed=0).metrics
     assert metrics["n_gallery"] == 30 and metrics["n_classes"] == 3
     assert metrics["map_all"] == pytest.approx(_reference(sketches, photos)["ap"].mean(), abs=1e-6)
-    assert not paths.tsne_png.exists() and not paths.retrieval_png.exists()
+    assert not any(png.exists() for png in paths.figure_files)
 
 
 def test_missing_image_fails_before_anything_is_written(workspace) -> None:

@@ -1,11 +1,11 @@
-"""Class semantic vectors x_sem (all-MiniLM-L6-v2 of the class name), offline."""
+"""Class semantic vectors x_sem (all-MiniLM-L6-v2 of the class name; WordNet hierarchy)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from zsbir.split.semantics import SEMANTIC_DIM, class_text, class_vectors
+from zsbir.split.semantics import HOP_DECAY, SEMANTIC_DIM, class_text, class_vectors
 
 NAMES = ["dog", "puppy", "cat", "teddy_bear", "teddy bear", "skyscraper", "car_(sedan)"]
 
@@ -54,3 +54,29 @@ def test_none_gives_zeros_and_bad_source_named() -> None:
     assert z.shape == (2, SEMANTIC_DIM) and not z.any()
     with pytest.raises(ValueError, match="split.semantic"):
         class_vectors(["a"], "glove")  # type: ignore[arg-type]
+
+
+def test_hierarchy_vectors_match_hand_computed_values() -> None:
+    # root sits above every class -> dropped; columns sorted: a, b, cat, dog, plane
+    ancestry = [
+        {"cat": 0, "a": 1, "root": 2},
+        {"dog": 0, "a": 1, "root": 2},
+        {"plane": 0, "b": 1, "root": 2},
+    ]
+    got = class_vectors(["cat", "dog", "plane"], "wordnet", ancestry)
+    d = HOP_DECAY
+    raw = np.array([[d, 0, 1, 0, 0], [d, 0, 0, 1, 0], [0, d, 0, 0, 1]], dtype=np.float32)
+    np.testing.assert_allclose(got, raw / np.linalg.norm(raw, axis=1, keepdims=True), atol=1e-7)
+
+
+def test_wordnet_vectors_follow_the_real_hierarchy() -> None:
+    from zsbir.split.relations import Taxonomy
+
+    taxonomy = Taxonomy()
+    wnids = {"cat": "n02121620", "dog": "n02103406", "airplane": "n02691156"}  # Sketchy
+    ancestry = [{w: 0, **taxonomy.ancestors(w)} for w in wnids.values()]
+    v = class_vectors(list(wnids), "wordnet", ancestry)  # (3, A)
+    cos = v @ v.T
+    assert cos[0, 1] > 0.2 > cos[0, 2] and np.allclose(np.diag(cos), 1, atol=1e-6)
+    with pytest.raises(ValueError, match="ancestry"):
+        class_vectors(list(wnids), "wordnet")

@@ -57,8 +57,9 @@ class SplitConfig:
     max_hops: int = 3
     # Fraction of each seen class's photo instances (with their sketches) held out as val.
     val_fraction: float = 0.15
-    # Class semantic vectors x_sem: sentence embedding of the class name, or none (zeros).
-    semantic: Literal["minilm", "none"] = "minilm"
+    # Class semantic vectors x_sem: sentence embedding of the class name (minilm),
+    # WordNet-hierarchy vector of its synset (wordnet), or none (zeros).
+    semantic: Literal["minilm", "wordnet", "none"] = "minilm"
 
 
 # ------------------------------------------------------------------------- features
@@ -151,6 +152,7 @@ class EvalConfig:
     generalized: bool = False
     chunk_size: int = 1024
     n_figure_queries: int = 6
+    n_case_classes: int = 3  # best/worst classes and failure queries in the case figures
     tsne: bool = True
 
 
@@ -159,6 +161,9 @@ class Params:
     """The whole of ``params.yaml``."""
 
     seed: int = 0
+    # Label of the experiment-grid row a run belongs to (scripts/experiments.py sets it):
+    # tags the MLflow run and keys the paper tables; it changes no computation.
+    ablation: str = "none"
     data: DataConfig = field(default_factory=DataConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)

@@ -87,7 +87,7 @@ def stage_run(
         RUN_KEY_TAG: key,
         "git_commit": commit,
         "dvc_exp_name": exp_name or "workspace",
-        "ablation": os.environ.get("ZSBIR_ABLATION", "none"),
+        "ablation": str(params.get("ablation", "none")),
         f"stage.{stage}": "done",
     }
     name = exp_name or _default_name(params, key)

@@ -7,6 +7,7 @@ written atomically.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zsbir.config import EvalConfig
+from zsbir.evaluate.cases import Case, best_worst_classes, failure_cases
 from zsbir.evaluate.curves import per_class_ap, pr_curve_table
 from zsbir.evaluate.figures import (
     load_images,
@@ -55,6 +57,18 @@ class EvalPaths:
     def tsne_png(self) -> Path:
         return self.figures / "tsne.png"
 
+    @property
+    def best_worst_png(self) -> Path:
+        return self.figures / "cases_best_worst.png"
+
+    @property
+    def failures_png(self) -> Path:
+        return self.figures / "cases_failures.png"
+
+    @property
+    def figure_files(self) -> tuple[Path, ...]:
+        return (self.retrieval_png, self.tsne_png, self.best_worst_png, self.failures_png)
+
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -69,8 +83,10 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
 
     Writes ``eval.json`` (``map_all``, ``map_200``, ``map_200_norm``, ``p_100``, ``p_200``,
     ``n_queries``, ``n_gallery``, ``n_classes`` = query classes), the per-class AP and PR
-    curve CSVs, ``retrieval.png`` (when ``cfg.n_figure_queries > 0``) and ``tsne.png``
-    (when ``cfg.tsne``; seeded by ``seed``). Metric definitions: :mod:`zsbir.evaluate.metrics`.
+    curve CSVs, ``retrieval.png`` (when ``cfg.n_figure_queries > 0``), the case studies
+    ``cases_best_worst.png`` and ``cases_failures.png`` (when ``cfg.n_case_classes > 0``;
+    :mod:`zsbir.evaluate.cases`) and ``tsne.png`` (when ``cfg.tsne``; seeded by ``seed``).
+    Metric definitions: :mod:`zsbir.evaluate.metrics`.
     """
     data = load_retrieval_set(paths.sketch, paths.photo, cfg.generalized)
     q_classes = data.query_meta["class"].to_numpy()
@@ -87,11 +103,19 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     }
     log.info("metrics: %s", metrics)
     figures: dict[Path, Figure] = {}
-    if cfg.n_figure_queries > 0:
+    if cfg.n_figure_queries > 0 or cfg.n_case_classes > 0:
         manifest = read_table(paths.manifest, columns=["id", "path"])
-        figures[paths.retrieval_png] = _retrieval_grid(
-            data, manifest, paths.image_root, cfg.n_figure_queries
-        )
+        grid = functools.partial(_retrieval_grid, data, manifest, paths.image_root)
+        if cfg.n_figure_queries > 0:
+            rows = select_figure_queries(data.query_meta, cfg.n_figure_queries)  # (n,)
+            figures[paths.retrieval_png] = grid([Case(int(r), q_classes[r]) for r in rows])
+        if cfg.n_case_classes > 0:
+            q_ids = data.query_meta["id"].to_numpy()
+            best, worst = best_worst_classes(scores.ap, q_classes, q_ids, cfg.n_case_classes)
+            figures[paths.best_worst_png] = grid(best + worst)
+            figures[paths.failures_png] = grid(
+                failure_cases(scores.ap, q_classes, q_ids, cfg.n_case_classes)
+            )
     if cfg.tsne:
         figures[paths.tsne_png] = _tsne(data, seed)
 
@@ -100,7 +124,7 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     _write_csv(pr_curve_table(scores.recall_levels, scores.interpolated_precision), paths.pr_curve)
     for path, fig in figures.items():
         save_figure(fig, path)
-    for stale in (paths.retrieval_png, paths.tsne_png):
+    for stale in paths.figure_files:
         if stale not in figures and stale.exists():
             stale.unlink()  # switched off by config: do not leave an old figure behind
     artifacts = (paths.metrics, paths.per_class, paths.pr_curve, *figures)
@@ -108,9 +132,10 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
 
 
 def _retrieval_grid(
-    data: RetrievalSet, manifest: pd.DataFrame, image_root: Path, n_queries: int
+    data: RetrievalSet, manifest: pd.DataFrame, image_root: Path, cases: list[Case]
 ) -> Figure:
-    rows = select_figure_queries(data.query_meta, n_queries)  # (n,)
+    """The top photos of each case's query, framed correct/wrong, captioned by the case."""
+    rows = np.array([c.row for c in cases], dtype=np.int64)  # (n,)
     ranked = top_k(data.queries[rows], data.gallery, FIGURE_TOP)  # (n, top)
     q_classes = data.query_meta["class"].to_numpy()[rows]  # (n,)
     g_classes = data.gallery_meta["class"].to_numpy()
@@ -118,7 +143,7 @@ def _retrieval_grid(
     sketches = load_images(data.query_meta["id"].to_numpy()[rows], manifest, image_root)
     photos = [load_images(g_ids[r], manifest, image_root) for r in ranked]
     correct = g_classes[ranked] == q_classes[:, None]  # (n, top)
-    return retrieval_figure(sketches, list(q_classes), photos, correct)
+    return retrieval_figure(sketches, [c.label for c in cases], photos, correct)
 
 
 def _tsne(data: RetrievalSet, seed: int) -> Figure:

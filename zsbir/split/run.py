@@ -38,7 +38,7 @@ class SplitResult:
     """Everything the split stage writes."""
 
     classes: pd.DataFrame  # one row per class, report columns included
-    vectors: np.ndarray  # (C, 384) x_sem, rows in `classes` order
+    vectors: np.ndarray  # (C, S) x_sem, rows in `classes` order
     items: pd.DataFrame  # id, domain, class, split
     report: str
     metrics: dict[str, Any]
@@ -57,7 +57,8 @@ def make_split(
     takes the unseen classes from the paper's list for ``dataset`` instead.
     """
     check_manifest(manifest)
-    classes = class_relations(manifest, config, taxonomy or Taxonomy())
+    taxonomy = taxonomy or Taxonomy()
+    classes = class_relations(manifest, config, taxonomy)
     classes["published_split"] = None
     if has_published(dataset):
         unseen = published_unseen(dataset)
@@ -75,7 +76,10 @@ def make_split(
                 f"split.max_hops {config.max_hops})"
             )
     classes["semantic_source"] = config.semantic
-    vectors = class_vectors(classes["class"].tolist(), config.semantic)  # (C, 384)
+    ancestry = None
+    if config.semantic == "wordnet":
+        ancestry = [{w: 0, **taxonomy.ancestors(w)} for w in classes["wnid"]]
+    vectors = class_vectors(classes["class"].tolist(), config.semantic, ancestry)  # (C, S)
     unseen_classes = classes.loc[classes["split"] == "unseen", "class"]
     items = assign_items(manifest, unseen_classes, config.val_fraction, seed)
     metrics = split_metrics(classes, items)

@@ -1,0 +1,68 @@
+"""Grid files: expansion into DVC experiments and validation against the params schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from zsbir.config import ConfigError
+from zsbir.experiments.grid import apply_overrides, load_grid
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def _grid(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_rows_times_seeds_with_base_overrides_and_labels(tmp_path: Path) -> None:
+    grid = load_grid(_grid(tmp_path, """
+name: g
+seeds: [3, 4]
+base: {data.dataset: sketchy-mini}
+rows:
+  raw: {model.name: raw}
+  gap5: {features.layers: [gap5], data.dataset: synthetic}
+tables: {comparison: [raw, gap5]}
+"""), PARAMS)
+    exps = grid.experiments()
+    assert [e.name for e in exps] == ["g-raw-s3", "g-raw-s4", "g-gap5-s3", "g-gap5-s4"]
+    assert exps[2].set_args() == [
+        "-S", 'data.dataset="synthetic"', "-S", 'features.layers=["gap5"]',
+        "-S", "seed=3", "-S", 'ablation="gap5"',
+    ]
+    assert grid.tables == {"comparison": ("raw", "gap5")}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: g\nrows: {a: {loss.semantic_wieght: 0}}", r"row 'a'.*semantic_wieght"),
+        ("name: g\nrows: {a: {model.name: gan}}", r"row 'a'.*model.name"),
+        ("name: g\nrows: {a: {seed: 1}}", r"row 'a' sets 'seed'"),
+        ("name: g\nrows: {a: {}}\ntables: {t: [a, b]}", r"table 't'.*\['b'\]"),
+        ("name: G!\nrows: {a: {}}", r"name must be"),
+        ("name: g\nseeds: []\nrows: {a: {}}", r"seeds"),
+        ("name: g\nrow: {a: {}}", r"unknown key.*'row'"),
+    ],
+)
+def test_bad_grids_fail_naming_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_grid(_grid(tmp_path, text), PARAMS)
+
+
+def test_apply_overrides_is_a_deep_copy() -> None:
+    out = apply_overrides(PARAMS, {"loss.semantic_weight": 0, "new.section.key": 1})
+    assert out["loss"]["semantic_weight"] == 0 and out["new"] == {"section": {"key": 1}}
+    assert PARAMS["loss"]["semantic_weight"] != 0
+
+
+def test_the_committed_paper_grid_is_valid() -> None:
+    grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
+    assert len(grid.seeds) >= 3 and {"raw", "cvae", "cvaegan"} <= set(grid.rows)
+    assert grid.tables["comparison"][-1] == "cvaegan"

@@ -1,0 +1,115 @@
+"""The tables command on fake finished experiments: means, stds, bolding, Markdown, LaTeX."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zsbir.experiments.tables import latex_table, markdown_table, summarise
+
+REPO = Path(__file__).resolve().parents[1]
+# map_all per row and seed; the other metrics are map_all / 2, / 4, / 8
+VALUES = {"raw": [0.10, 0.12, 0.14], "cvae": [0.20, 0.20, 0.26], "ours": [0.30, 0.33, 0.27]}
+GRID = """name: fake
+seeds: [0, 1, 2]
+base: {data.dataset: synthetic}
+rows: {raw: {model.name: raw}, cvae: {model.name: cvae}, ours: {}}
+tables: {comparison: [raw, cvae, ours], ablation: [ours, cvae]}
+"""
+
+
+def _results() -> pd.DataFrame:
+    rows = [{"row": r, "seed": s, "map_all": v, "p_100": v / 2, "map_200": v / 4, "p_200": v / 8}
+            for r, vs in VALUES.items() for s, v in enumerate(vs)]
+    return pd.DataFrame(rows)
+
+
+def test_summary_matches_numpy_mean_and_sample_std() -> None:
+    table = summarise(_results(), ["raw", "cvae", "ours", "missing"])
+    np.testing.assert_allclose(table["map_all_mean"][:3], [0.12, 0.22, 0.30])
+    np.testing.assert_allclose(table["map_all_std"][:3],
+                               [np.std(VALUES[r], ddof=1) for r in ("raw", "cvae", "ours")])
+    np.testing.assert_allclose(table["delta_map_all"][:3], [0.0, 0.10, 0.18])
+    assert table["n_seeds"].tolist() == [3, 3, 3, 0] and np.isnan(table["map_all_mean"][3])
+
+
+def test_markdown_and_latex_content() -> None:
+    table = summarise(_results(), ["raw", "cvae", "ours"])
+    md = markdown_table(table, "Comparison.")
+    assert "Mean ± sample std over 3 seeds; best in bold." in md
+    assert "| `ours` | **0.300 ± 0.030** | **0.150 ± 0.015** |" in md
+    assert "| `raw` | 0.120 ± 0.020 |" in md and "| +0.180 | 3 |" in md
+    tex = latex_table(table, "Comparison.", "tab:cmp")
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"ours & \textbf{0.300 $\pm$ 0.030} & \textbf{0.150 $\pm$ 0.015}" in tex
+    assert r"raw & 0.120 $\pm$ 0.020 & 0.060 $\pm$ 0.010 & 0.030 $\pm$ 0.005" in tex
+    assert r"\label{tab:cmp}" in tex and tex.count(r"\textbf") == 4
+
+
+def test_ties_are_all_bold_and_single_seed_has_no_std() -> None:
+    results = pd.DataFrame([
+        {"row": "a", "seed": 0, "map_all": 0.5, "p_100": 0.1, "map_200": 0.1, "p_200": 0.1},
+        {"row": "b", "seed": 0, "map_all": 0.5, "p_100": 0.2, "map_200": 0.1, "p_200": 0.1},
+    ])
+    md = markdown_table(summarise(results, ["a", "b"]), "T.")
+    assert "| `a` | **0.500** | 0.100 | **0.100** | **0.100** | – | 1 |" in md
+    assert "over 1 seeds" in md
+
+
+@pytest.fixture()
+def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An MLflow store with the grid's runs, an older duplicate and an unfinished run."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("zsbir")
+    figure = tmp_path / "reports" / "figures" / "cases_best_worst.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(b"\x89PNG fake")
+
+    def log_run(row: str, seed: int, value: float | None) -> None:
+        with mlflow.start_run():
+            mlflow.set_tags({"dvc_exp_name": f"fake-{row}-s{seed}", "ablation": row,
+                             "git_commit": "abc"})
+            if value is not None:
+                mlflow.log_metrics({"eval.map_all": value, "eval.p_100": value / 2,
+                                    "eval.map_200": value / 4, "eval.p_200": value / 8})
+            if row == "ours" and seed == 0:
+                mlflow.log_artifact(str(figure), artifact_path="evaluate/reports/figures")
+        time.sleep(0.01)  # distinct start times
+
+    log_run("ours", 0, 0.99)  # older duplicate: superseded by the later run
+    for row, values in VALUES.items():
+        for seed, value in enumerate(values):
+            log_run(row, seed, value)
+    log_run("ours", 2, None)  # a later, unfinished re-run does not replace the finished one
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "grid.yaml").write_text(GRID)
+    return tmp_path, {**os.environ, "MLFLOW_TRACKING_URI": uri}
+
+
+def test_tables_command_end_to_end(fake_store: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, env = fake_store
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "experiments.py"), "tables", "grid.yaml"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "reports" / "tables" / "fake"
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 9 and results["map_all"].max() == pytest.approx(0.33)
+    md = (out / "comparison.md").read_text()
+    assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae` | 0.220 ± 0.035 |" in md
+    assert "Δ mAP@all vs ours" in (out / "ablation.md").read_text()
+    assert r"\begin{tabular}" in (out / "ablation.tex").read_text()
+    assert "## comparison" in proc.stdout and "## ablation" in proc.stdout
+    assert (out / "figures" / "ours-s0-cases_best_worst.png").read_bytes() == b"\x89PNG fake"

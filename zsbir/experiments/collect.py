@@ -1,0 +1,86 @@
+"""Read a grid's finished experiments back from MLflow: one row per (grid row, seed).
+
+Each DVC experiment ``<grid>-<row>-s<seed>`` logs to its own MLflow run, tagged with
+``dvc_exp_name``, ``ablation`` (= the row) and ``git_commit``. When an experiment ran
+more than once (e.g. on a later commit), the most recent run with metrics counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from zsbir.experiments.grid import Grid
+from zsbir.tracking import EXPERIMENT
+
+log = logging.getLogger(__name__)
+
+METRICS = ("map_all", "p_100", "map_200", "p_200")
+RESULT_COLUMNS = ("row", "seed", "dvc_exp_name", "run_id", "git_commit", "start_time", *METRICS)
+
+
+def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
+    """The grid's runs among MLflow ``runs`` (``mlflow.entities.Run``) as a table."""
+    wanted = {e.name: e for e in grid.experiments()}
+    records = []
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        exp = wanted.get(tags.get("dvc_exp_name", ""))
+        if exp is None or tags.get("ablation") != exp.row:
+            continue
+        if not all(f"eval.{m}" in metrics for m in METRICS):
+            continue  # unfinished: no evaluate stage yet
+        records.append({
+            "row": exp.row, "seed": exp.seed, "dvc_exp_name": exp.name,
+            "run_id": run.info.run_id, "git_commit": tags.get("git_commit", "unknown"),
+            "start_time": run.info.start_time,
+            **{m: float(metrics[f"eval.{m}"]) for m in METRICS},
+        })
+    frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+    frame = frame.sort_values("start_time").drop_duplicates(["row", "seed"], keep="last")
+    order = {row: i for i, row in enumerate(grid.rows)}
+    frame = frame.sort_values(["row", "seed"], key=lambda c: c.map(order) if c.name == "row" else c)
+    return frame.reset_index(drop=True)
+
+
+def grid_results(grid: Grid, tracking_uri: str) -> pd.DataFrame:
+    """Per-seed metrics of every finished experiment of ``grid`` (:data:`RESULT_COLUMNS`)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    runs = mlflow.search_runs(
+        experiment_names=[EXPERIMENT],
+        filter_string=f"tags.dvc_exp_name LIKE '{grid.name}-%'",
+        output_format="list",
+    )
+    frame = runs_frame(runs, grid)
+    log.info("%d finished runs of grid '%s' (of %d experiments)", len(frame), grid.name,
+             len(grid.experiments()))
+    return frame
+
+
+def download_figures(run_id: str, names: tuple[str, ...], dest: Path, prefix: str) -> list[Path]:
+    """Copy the evaluate figures ``names`` of MLflow run ``run_id`` to ``dest/<prefix>-<name>``."""
+    import shutil
+    import tempfile
+
+    import mlflow
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=f"evaluate/reports/figures/{name}", dst_path=tmp
+                )
+            except Exception as err:  # noqa: BLE001 - MLflow raises several types for "absent"
+                log.warning("run %s has no figure %s (%s)", run_id, name, err)
+                continue
+            target = dest / f"{prefix}-{name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, target)
+            out.append(target)
+    return out

@@ -1,0 +1,144 @@
+"""A named grid of experiments: rows of ``-S`` overrides, each run for several seeds.
+
+A grid file (``experiments/*.yaml``) looks like::
+
+    name: paper                     # prefix of every DVC experiment name
+    seeds: [0, 1, 2]
+    base: {data.dataset: sketchy-mini, split.method: published}   # every row
+    rows:                           # row label -> overrides on top of base
+      raw: {model.name: raw}
+      cvaegan: {}
+      no-semantic: {loss.semantic_weight: 0}
+    tables:                         # table name -> rows, the first is the reference
+      comparison: [raw, cvaegan]
+      ablation: [cvaegan, no-semantic]
+
+Each (row, seed) becomes one DVC experiment ``<name>-<row>-s<seed>`` with the overrides,
+``seed=<seed>`` and ``ablation=<row>`` (the label that tags its MLflow run). Overrides
+are checked against the params schema when the grid is loaded, so a typo fails before
+anything is queued, naming the row and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from zsbir.config import ConfigError, parse_params
+
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_GRID_KEYS = {"name", "seeds", "base", "rows", "tables"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One DVC experiment of a grid."""
+
+    name: str  # DVC experiment name: <grid>-<row>-s<seed>
+    row: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...]  # (dotted key, value), seed and ablation included
+
+    def set_args(self) -> list[str]:
+        """``dvc exp run`` arguments: ``-S key=value`` per override (values as YAML/JSON)."""
+        args: list[str] = []
+        for key, value in self.overrides:
+            args += ["-S", f"{key}={json.dumps(value)}"]
+        return args
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated grid file."""
+
+    name: str
+    seeds: tuple[int, ...]
+    base: Mapping[str, Any]
+    rows: Mapping[str, Mapping[str, Any]]
+    tables: Mapping[str, tuple[str, ...]]
+
+    def experiments(self) -> list[Experiment]:
+        """Every (row, seed) experiment, rows in file order, then seeds."""
+        out = []
+        for row, overrides in self.rows.items():
+            for seed in self.seeds:
+                merged = {**self.base, **overrides, "seed": seed, "ablation": row}
+                out.append(Experiment(f"{self.name}-{row}-s{seed}", row, seed, tuple(merged.items())))
+        return out
+
+
+def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
+    """Read and validate the grid file ``path`` against the ``params`` dict (params.yaml)."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    where = f"grid file {path}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = set(raw) - _GRID_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_GRID_KEYS)}")
+    name = _label(raw.get("name"), f"{where}: name")
+    seeds = raw.get("seeds", [0])
+    if not (isinstance(seeds, list) and seeds and all(type(s) is int for s in seeds)):
+        raise ConfigError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
+    base = _mapping(raw.get("base"), f"{where}: base")
+    rows = {
+        _label(row, f"{where}: row"): _mapping(ov, f"{where}: row '{row}'")
+        for row, ov in _mapping(raw.get("rows"), f"{where}: rows").items()
+    }
+    if not rows:
+        raise ConfigError(f"{where}: rows is empty")
+    for row, overrides in rows.items():
+        for key in ("seed", "ablation"):
+            if key in overrides or key in base:
+                raise ConfigError(f"{where}: row '{row}' sets '{key}', which the grid sets itself")
+        check_overrides(params, {**base, **overrides}, f"{where}, row '{row}'")
+    tables = {}
+    for table, names in _mapping(raw.get("tables"), f"{where}: tables").items():
+        missing = [n for n in names or [] if n not in rows]
+        if not names or missing:
+            raise ConfigError(f"{where}: table '{table}' names unknown rows {missing or names}")
+        tables[str(table)] = tuple(names)
+    return Grid(name, tuple(seeds), base, rows, tables)
+
+
+def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``params`` with each dotted key of ``overrides`` set."""
+    out = copy.deepcopy(dict(params))
+    for key, value in overrides.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{key}': '{part}' is not a params section")
+            node = child
+        node[leaf] = value
+    return out
+
+
+def check_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any], where: str) -> None:
+    """Fail naming ``where`` and the key if ``overrides`` make invalid params."""
+    try:
+        parse_params(apply_overrides(params, overrides))
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def _label(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _LABEL.match(value):
+        raise ConfigError(f"{where} must be lower-case letters, digits, '-', '_' or '.', got {value!r}")
+    return value
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping, got {value!r}")
+    return {str(k): v for k, v in value.items()}

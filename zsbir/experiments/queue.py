@@ -1,0 +1,75 @@
+"""Queue a grid's experiments with DVC and run them: ``dvc exp run --queue`` + ``dvc queue``.
+
+Experiments that already exist on the current commit, or sit in the queue, are skipped,
+so re-running the command after an interruption only adds what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from typing import Sequence
+
+from tqdm import tqdm
+
+from zsbir.experiments.grid import Experiment
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 15.0
+_ACTIVE = ("Queued", "Running")
+
+
+def dvc(*args: str) -> str:
+    """Run ``dvc args``; return stdout, or raise with DVC's own message."""
+    proc = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dvc {' '.join(args)} failed:\n{proc.stderr.strip() or proc.stdout}")
+    return proc.stdout
+
+
+def queue_status() -> dict[str, str]:
+    """``{experiment name: status}`` of ``dvc queue status`` (Queued, Running, Success, ...)."""
+    out: dict[str, str] = {}
+    for line in dvc("queue", "status").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and fields[-1] in (*_ACTIVE, "Success", "Failed"):
+            out[fields[1]] = fields[-1]
+    return out
+
+
+def finished_experiments() -> set[str]:
+    """Names of the experiments of the current commit (``dvc exp list --name-only``)."""
+    return {line.strip() for line in dvc("exp", "list", "--name-only").splitlines() if line.strip()}
+
+
+def queue(experiments: Sequence[Experiment]) -> list[Experiment]:
+    """Queue every experiment not already done or queued; return the queued ones."""
+    done = finished_experiments()
+    pending = {n for n, s in queue_status().items() if s in _ACTIVE}
+    todo = [e for e in experiments if e.name not in done | pending]
+    log.info("%d experiments: %d done, %d already queued, %d to queue", len(experiments),
+             len(done & {e.name for e in experiments}), len(pending), len(todo))
+    for exp in tqdm(todo, desc="queue", unit="exp"):
+        dvc("exp", "run", "--queue", "--name", exp.name, *exp.set_args())
+    return todo
+
+
+def run_queue(names: Sequence[str], jobs: int) -> list[str]:
+    """Start ``jobs`` queue workers and wait until ``names`` finished; return the failed."""
+    if not names:
+        return []
+    dvc("queue", "start", "-j", str(jobs))
+    with tqdm(total=len(names), desc="experiments", unit="exp") as bar:
+        while True:
+            status = queue_status()
+            finished = [n for n in names if status.get(n) not in _ACTIVE]
+            bar.update(len(finished) - bar.n)
+            if len(finished) == len(names):
+                break
+            time.sleep(POLL_SECONDS)
+    failed = [n for n in names if status.get(n) == "Failed"]
+    for name in failed:
+        log.error("experiment %s failed; see `dvc queue logs %s`", name, name)
+    return failed

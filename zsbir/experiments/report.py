@@ -1,0 +1,93 @@
+"""The paper's tables and case-study figures from a grid's finished experiments.
+
+Writes into ``out_dir`` (``reports/tables/<grid>/``):
+
+- ``results.csv``: one line per finished (row, seed) run, with its MLflow run id,
+  DVC experiment name and git commit;
+- per table ``<table>.md``, ``<table>.tex`` (booktabs) and ``<table>.csv`` (the summary
+  numbers, a DVC plot), and ``tables.md`` with every table;
+- ``figures/<row>-s<seed>-cases_*.png``: the case studies (best/worst classes, failure
+  queries) and the retrieval grid of the reference run: the last row of the first table
+  (the full model), first seed.
+
+Everything is also logged as artifacts of one MLflow run named ``tables-<grid>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from zsbir.experiments.collect import download_figures, grid_results
+from zsbir.experiments.grid import Grid
+from zsbir.experiments.tables import latex_table, markdown_table, summarise
+from zsbir.io import write_text
+from zsbir.tracking import EXPERIMENT
+
+log = logging.getLogger(__name__)
+
+CASE_FIGURES = ("cases_best_worst.png", "cases_failures.png", "retrieval.png")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`write_report` produced."""
+
+    results: pd.DataFrame  # per (row, seed)
+    summaries: dict[str, pd.DataFrame]  # table name -> summary
+    files: tuple[Path, ...]
+
+
+def caption(grid: Grid, table: str) -> str:
+    dataset = grid.base.get("data.dataset", "the default dataset")
+    return f"{table.capitalize()} on {dataset} (grid '{grid.name}', unseen classes)."
+
+
+def write_tables(grid: Grid, results: pd.DataFrame, out_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    """Summaries of every table of ``grid`` written as Markdown, LaTeX and CSV."""
+    summaries, files, combined = {}, [], []
+    for name, rows in grid.tables.items():
+        summary = summarise(results, rows)
+        md = markdown_table(summary, caption(grid, name))
+        outputs = {
+            out_dir / f"{name}.md": md,
+            out_dir / f"{name}.tex": latex_table(summary, caption(grid, name), f"tab:{grid.name}-{name}"),
+            out_dir / f"{name}.csv": summary.to_csv(index=False),
+        }
+        for path, text in outputs.items():
+            write_text(text, path)
+        summaries[name] = summary
+        files += list(outputs)
+        combined.append(f"## {name}\n\n{md}")
+    write_text("\n".join(combined), out_dir / "tables.md")
+    return summaries, [*files, out_dir / "tables.md"]
+
+
+def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
+    """Collect ``grid``'s runs from MLflow, write tables and figures, log them to MLflow."""
+    import mlflow
+
+    results = grid_results(grid, tracking_uri)
+    missing = [e.name for e in grid.experiments()
+               if not ((results["row"] == e.row) & (results["seed"] == e.seed)).any()]
+    if missing:
+        log.warning("%d experiments have no finished run yet: %s", len(missing), ", ".join(missing))
+    write_text(results.to_csv(index=False), out_dir / "results.csv")
+    summaries, files = write_tables(grid, results, out_dir)
+    files.append(out_dir / "results.csv")
+    reference = next(iter(grid.tables.values()))[-1] if grid.tables else next(iter(grid.rows))
+    ref_runs = results[results["row"] == reference]
+    if len(ref_runs):
+        first = ref_runs.iloc[0]
+        files += download_figures(str(first["run_id"]), CASE_FIGURES, out_dir / "figures",
+                                  f"{reference}-s{first['seed']}")
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name=f"tables-{grid.name}"):
+        mlflow.set_tags({"zsbir.kind": "tables", "grid": grid.name})
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path=f"tables/{path.parent.name}")
+    log.info("wrote %d files to %s", len(files), out_dir)
+    return Report(results, summaries, tuple(files))
