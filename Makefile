@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zsbir-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test lock bench gate wordnet
+.PHONY: setup repro test lock bench gate wordnet grid tables paper
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -36,6 +36,17 @@ bench: setup
 # Fail when a metric regressed against the committed baseline (see ci/baselines).
 gate: setup
 	python scripts/gate.py
+
+# The paper's experiments (README, "Experiments for the paper").
+GRID ?= experiments/paper.yaml
+JOBS ?= 2
+grid: setup
+	python scripts/experiments.py run $(GRID) --jobs $(JOBS)
+
+tables: setup
+	python scripts/experiments.py tables $(GRID)
+
+paper: grid tables
 
 # Full WordNet 3.0 (Debian packages + nltk folder .nltk_data/): only for name lookups
 # of classes without a WordNet id and for regenerating the committed ImageNet table.

@@ -43,10 +43,11 @@ def test_stages_share_one_run_and_summaries_are_logged(store: Path) -> None:
 
 def test_dvc_exp_name_names_the_run(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DVC_EXP_NAME", "abl-nosem")
-    with tracking.stage_run("train", {"seed": 1}):
+    with tracking.stage_run("train", {"seed": 1, "ablation": "no-semantic"}):
         pass
     (run,) = _runs()
     assert run.info.run_name == "abl-nosem" and run.data.tags["dvc_exp_name"] == "abl-nosem"
+    assert run.data.tags["ablation"] == "no-semantic" and run.data.tags["git_commit"]
 
 
 def test_repo_root_escapes_dvc_temp_workspace(tmp_path: Path) -> None:
