@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         write_report(grid, tracking_uri(), out)
         print((out / "tables.md").read_text())
         return 0
-    queued = queue(grid.experiments())
+    pending = queue(grid.experiments())
     if args.command == "queue":
         return 0
-    failed = run_queue([e.name for e in queued], args.jobs)
+    failed = run_queue(pending, args.jobs)
     return 1 if failed else 0
 
 

@@ -35,7 +35,9 @@ def test_queue_skips_finished_and_pending(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(q, "dvc", fake_dvc)
     names = ["paper-raw-s0", "paper-raw-s1", "paper-raw-s2", "paper-cvae-s0", "paper-cvae-s1"]
     exps = [Experiment(n, n.split("-")[1], 0, (("seed", 0),)) for n in names]
-    queued = q.queue(exps)
+    pending = q.queue(exps)
     # s0 finished, s1 running, s2 queued; the failed cvae-s0 and the new cvae-s1 are queued
-    assert [e.name for e in queued] == ["paper-cvae-s0", "paper-cvae-s1"]
+    queued = [c[4] for c in calls if c[:3] == ("exp", "run", "--queue")]
+    assert queued == ["paper-cvae-s0", "paper-cvae-s1"]
     assert calls[-1] == ("exp", "run", "--queue", "--name", "paper-cvae-s1", "-S", "seed=0")
+    assert pending == names[1:]  # everything but the finished one is waited for

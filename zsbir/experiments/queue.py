@@ -44,8 +44,8 @@ def finished_experiments() -> set[str]:
     return {line.strip() for line in dvc("exp", "list", "--name-only").splitlines() if line.strip()}
 
 
-def queue(experiments: Sequence[Experiment]) -> list[Experiment]:
-    """Queue every experiment not already done or queued; return the queued ones."""
+def queue(experiments: Sequence[Experiment]) -> list[str]:
+    """Queue every experiment not already done or queued; return the names still to run."""
     done = finished_experiments()
     pending = {n for n, s in queue_status().items() if s in _ACTIVE}
     todo = [e for e in experiments if e.name not in done | pending]
@@ -53,7 +53,7 @@ def queue(experiments: Sequence[Experiment]) -> list[Experiment]:
              len(done & {e.name for e in experiments}), len(pending), len(todo))
     for exp in tqdm(todo, desc="queue", unit="exp"):
         dvc("exp", "run", "--queue", "--name", exp.name, *exp.set_args())
-    return todo
+    return [e.name for e in experiments if e.name not in done]
 
 
 def run_queue(names: Sequence[str], jobs: int) -> list[str]:

@@ -113,6 +113,7 @@ def fit(
         row = {"epoch": 0, "val_map": val}
         _emit(paths, [row], on_epoch)
         save_model(paths.model, model, config)
+        paths.checkpoint.parent.mkdir(parents=True, exist_ok=True)  # the stage's (empty) out
         return FitResult(0, val, 0, False, 0, 0.0, 0, [row])
 
     g_params, d_params = model.generator_parameters(), model.discriminator_parameters()
