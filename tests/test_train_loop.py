@@ -59,6 +59,11 @@ def test_interrupted_run_resumes_to_identical_weights(data, tmp_path) -> None:
     assert _same(_weights(tmp_path / "full/ckpt/last.pt"), _weights(tmp_path / "ext/ckpt/last.pt"))
     history = pd.read_csv(tmp_path / "ext/history.csv")
     assert list(history["epoch"]) == [1, 2, 3] and "loss.adv_photo" in history
+    # Resuming a finished run trains nothing but still writes the history (DVC deleted it).
+    (tmp_path / "ext/history.csv").unlink()
+    again = fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "ext"))
+    assert again.resumed_from == 3
+    assert pd.read_csv(tmp_path / "ext/history.csv").equals(history)
 
 
 def test_changed_config_starts_fresh_and_says_why(data, tmp_path, caplog) -> None:

@@ -164,6 +164,8 @@ def fit(
         raise RuntimeError(f"no epoch was trained (train.epochs = {train_cfg.epochs})")
     model.load_state_dict(st["best_model"])
     save_model(paths.model, model, config)
+    # (re)written here too: a run resumed from its final checkpoint trains no epoch
+    write_text(pd.DataFrame(st["history"]).to_csv(index=False), paths.history)
     return FitResult(
         best_epoch=st["best_epoch"],
         best_val_map=st["best_map"],
