@@ -7,15 +7,13 @@ HTTP server on 127.0.0.1 that honours ``Range`` and can drop a connection mid-fi
 import hashlib
 import io
 import tarfile
-import threading
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Served
 from PIL import Image
 
 from zsbir.config import DataConfig
@@ -98,67 +96,6 @@ def data_no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No outside source override; the cache lives in the test's folder."""
     monkeypatch.delenv(fetch.SOURCE_ENV, raising=False)
     monkeypatch.setenv(fetch.CACHE_ENV, str(tmp_path / "cache"))
-
-
-# ------------------------------------------------------------------- HTTP server
-@dataclass
-class Served:
-    files: dict[str, bytes] = field(default_factory=dict)
-    ranges: bool = True  # honour Range requests
-    cut_after: int | None = None  # drop the next response after this many body bytes
-    requests: list[dict[str, str]] = field(default_factory=list)
-    port: int = 0
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    state: Served
-
-    def do_GET(self) -> None:
-        state = self.server.state  # type: ignore[attr-defined]
-        state.requests.append({"path": self.path, "range": self.headers.get("Range", "")})
-        body = state.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        start, wanted = 0, self.headers.get("Range")
-        if wanted and state.ranges:
-            start = int(wanted.removeprefix("bytes=").split("-")[0])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        if state.cut_after is not None:  # simulate a dropped connection, once
-            payload, state.cut_after = payload[: state.cut_after], None
-            self.close_connection = True
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[Served]:
-    state = Served()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.state = state  # type: ignore[attr-defined]
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _build(fake: Fake, tmp_path: Path, **cfg: str | None) -> tuple:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import wordnet_installed
 
 from zsbir.config import SplitConfig
-from zsbir.split.assign import ManifestError, class_relations
-
 from zsbir.split import wordnet
+from zsbir.split.assign import ManifestError, class_relations
 from zsbir.split.imagenet import DATA_DIR, HYPERNYMS_FILE, SYNSETS_FILE, WordNetTable, load_table
 from zsbir.split.relations import Relation, Taxonomy, choose, class_synset, relations
 
@@ -16,14 +16,6 @@ from zsbir.split.relations import Relation, Taxonomy, choose, class_synset, rela
 @pytest.fixture(scope="module")
 def tax() -> Taxonomy:
     return Taxonomy()
-
-
-def _wordnet_installed() -> bool:
-    try:
-        wordnet.wordnet()
-        return True
-    except wordnet.WordNetUnavailable:
-        return False
 
 
 def test_table_is_small_and_holds_imagenet_1k() -> None:
@@ -116,7 +108,7 @@ def test_unknown_wnid_error_names_the_class(tax: Taxonomy) -> None:
         {"id": ["photo/x/1"], "domain": ["photo"], "class": ["x"], "wnid": ["n99999999"],
          "pair_id": [None]}
     )  # fmt: skip
-    if _wordnet_installed():
+    if wordnet_installed():
         with pytest.raises(ManifestError, match="class 'x'.*n99999999"):
             class_relations(manifest, SplitConfig(), tax)
     else:
@@ -124,7 +116,7 @@ def test_unknown_wnid_error_names_the_class(tax: Taxonomy) -> None:
             class_relations(manifest, SplitConfig(), tax)
 
 
-@pytest.mark.skipif(not _wordnet_installed(), reason="WordNet 3.0 not installed")
+@pytest.mark.skipif(not wordnet_installed(), reason="WordNet 3.0 not installed")
 def test_committed_table_matches_live_wordnet() -> None:
     table = load_table()
     for wnid in ["n02084071", "n02129604", "n02850950", "n13104059", "n01440764"]:

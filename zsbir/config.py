@@ -33,16 +33,40 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
+class SketchyConfig:
+    """Options of the full Sketchy benchmark (``zsbir.data.sketchy_full``)."""
+
+    # Which of Sketchy's six sketch renderings (augmentation folders) is used.
+    sketch_variant: Literal[
+        "tx_000000000000",
+        "tx_000100000000",
+        "tx_000000000010",
+        "tx_000000000110",
+        "tx_000000001010",
+        "tx_000000001110",
+    ] = "tx_000100000000"
+    # Add the 60,502 Sketchy-Extended photos (Liu et al. 2017) to the 12,500 originals.
+    extended_photos: bool = True
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Which dataset the ``download`` stage builds, and where it comes from."""
 
-    dataset: Literal["synthetic", "sketchy-mini"] = "synthetic"
+    dataset: Literal["synthetic", "sketchy-mini", "sketchy", "tuberlin", "quickdraw"] = (
+        "synthetic"
+    )
     # Local directory or archive holding the dataset (tried first). Relative paths are
     # resolved from the repository root. The env var ZSBIR_DATA_SOURCE overrides it.
+    # Benchmarks: a folder holding their archives (published file names) or extracted folders.
     source: str | None = None
-    # Remote archive for datasets that have one; null = the registry's public default.
+    # sketchy-mini: the archive's URL. Benchmarks: a mirror URL holding the archives by
+    # their published file names. null = the public locations.
     url: str | None = None
+    # Benchmarks: file counts that differ from the committed table fail the stage (false: warn).
+    check_counts: bool = True
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    sketchy: SketchyConfig = field(default_factory=SketchyConfig)
 
 
 # ---------------------------------------------------------------------------- split
@@ -50,7 +74,13 @@ class DataConfig:
 class SplitConfig:
     """Zero-shot class split and per-item train/val/test assignment."""
 
-    method: Literal["imagenet_overlap", "published"] = "imagenet_overlap"
+    method: Literal["imagenet_overlap", "published", "random"] = "imagenet_overlap"
+    # The published unseen list for method 'published' (auto = the dataset's usual one).
+    published_list: Literal[
+        "auto", "sketchy-21", "sketchy-25", "tuberlin-30", "quickdraw-30"
+    ] = "auto"
+    # method 'random': this many unseen classes, drawn with the run's seed.
+    n_unseen: int = 30
     # WordNet relations to an ImageNet-1K synset that make a class "seen" (in ImageNet).
     overlap_relations: tuple[Literal["exact", "hypernym", "hyponym"], ...] = ("exact", "hyponym")
     # Hypernym/hyponym relations count only within this many WordNet hops.

@@ -1,4 +1,4 @@
-"""zsbir.data: datasets (synthetic, sketchy-mini), their manifest, verified download."""
+"""zsbir.data: datasets (synthetic, sketchy-mini, sketchy, tuberlin, quickdraw), their manifest, verified download."""
 
 from zsbir.data.manifest import COLUMNS, DatasetError, summarize, validate_manifest
 from zsbir.data.registry import DATASETS, BuiltDataset, build_dataset

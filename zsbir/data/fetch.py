@@ -32,6 +32,7 @@ import requests
 from PIL import Image
 from tqdm import tqdm
 
+from zsbir.data import gdrive
 from zsbir.data.manifest import DatasetError
 from zsbir.io import write_text
 
@@ -116,6 +117,8 @@ class ResumableDownloader:
     ) -> None:
         self.part, self.retries, self.retry_wait = part, retries, retry_wait
         self.timeout, self.chunk_size, self.progress = timeout, chunk_size, progress
+        self.session = requests.Session()  # keeps Google Drive's download_warning cookie
+        self.resolved: dict[str, str] = {}  # URL -> where its confirmation page led
 
     def __call__(self, url: str, output_file: Any, pooch_: Any, check_only: bool = False) -> None:
         for attempt in range(self.retries + 1):
@@ -141,10 +144,24 @@ class ResumableDownloader:
                 time.sleep(self.retry_wait * (attempt + 1))
         os.replace(self.part, output_file)
 
+    def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """GET ``url``, following up to three confirmation pages (:mod:`zsbir.data.gdrive`)."""
+        target = self.resolved.get(url, url)
+        for _ in range(4):
+            resp = self.session.get(target, headers=headers, stream=True, timeout=self.timeout)
+            if resp.status_code >= 400 or not _is_page(resp):
+                self.resolved[url] = target
+                return resp
+            with resp:
+                page = resp.text[: 1 << 20]
+                target = gdrive.next_url(page, resp.url, self.session.cookies.get_dict())
+            log.info("%s answered a confirmation page; following it to %s", url, target)
+        raise DatasetError(f"download of {url}: too many confirmation pages in a row")
+
     def _transfer(self, url: str) -> None:
         offset = self.part.stat().st_size if self.part.exists() else 0
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as resp:
+        with self._open(url, headers) as resp:
             if resp.status_code == 416:  # asked past the end: the part is stale, restart
                 self.part.unlink()
                 raise requests.ConnectionError(f"range {offset}- not satisfiable; restarting")
@@ -176,6 +193,11 @@ class ResumableDownloader:
             raise requests.ConnectionError(f"got {size} of {total} bytes")
 
 
+def _is_page(resp: requests.Response) -> bool:
+    """An HTML answer where an archive was expected (e.g. a Google Drive confirmation)."""
+    return resp.headers.get("Content-Type", "").lower().startswith("text/html")
+
+
 def _total_size(resp: requests.Response, offset: int) -> int | None:
     if resp.status_code == 206:
         total = resp.headers.get("Content-Range", "").rpartition("/")[2]
@@ -191,17 +213,20 @@ def download(
     retries: int = 3,
     retry_wait: float = 1.0,
     progress: bool = True,
+    fname: str | None = None,
 ) -> tuple[Path, str]:
     """Fetch ``url`` into the cache (resuming a partial file); return ``(path, sha256)``.
 
-    The archive has no published checksum, so its SHA-256 is recorded next to it
-    (``<name>.sha256``) the first time and logged; later runs pass it to pooch as the
-    known hash, so a cached copy that changed is fetched again and a remote file that
-    changed is an error.
+    ``url`` may be ``gdrive://<file id>`` (:mod:`zsbir.data.gdrive`). The file is cached as
+    ``fname`` (default: a name unique to the URL). The archive has no published checksum,
+    so its SHA-256 is recorded next to it (``<fname>.sha256``) the first time and logged;
+    later runs pass it to pooch as the known hash, so a cached copy that changed is fetched
+    again and a remote file that changed is an error.
     """
     cache = Path(cache) if cache is not None else cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    fname = pooch.utils.unique_file_name(url)
+    fname = fname or pooch.utils.unique_file_name(url)
+    url = gdrive.drive_url(url)
     record = cache / f"{fname}.sha256"
     known = record.read_text().strip() if record.is_file() else None
     downloader = ResumableDownloader(
@@ -228,6 +253,19 @@ def download(
 
 
 # -------------------------------------------------------------------------- sources
+def resolve_source(source: str | None, repo_root: Path) -> Path | None:
+    """``$ZSBIR_DATA_SOURCE`` or ``data.source`` as an existing path (relative to the repo)."""
+    env = os.environ.get(SOURCE_ENV)
+    chosen, origin = (env, f"${SOURCE_ENV}") if env else (source, "params key 'data.source'")
+    if not chosen:
+        return None
+    path = Path(chosen).expanduser()
+    path = path if path.is_absolute() else repo_root / path
+    if not path.exists():
+        raise DatasetError(f"data source {path} (from {origin}) does not exist")
+    return path
+
+
 class Source(Protocol):
     """Files of a dataset, addressed by their path relative to the dataset root."""
 

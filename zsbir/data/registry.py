@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from zsbir.config import DataConfig
-from zsbir.data import sketchy, synthetic
+from zsbir.data import benchmark, quickdraw, sketchy, sketchy_extended, synthetic, tuberlin
 from zsbir.data.manifest import DatasetError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,25 @@ def _sketchy(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> Buil
     return BuiltDataset(manifest, provenance)
 
 
-DATASETS: dict[str, Builder] = {"synthetic": _synthetic, sketchy.NAME: _sketchy}
+def _from_archives(spec: Callable[[DataConfig], benchmark.Benchmark]) -> Builder:
+    """A builder for a benchmark made of published archives (:mod:`zsbir.data.benchmark`)."""
+
+    def build(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+        manifest, provenance = benchmark.build(
+            spec(cfg), cfg.source, cfg.url, out_dir, repo_root, check_counts=cfg.check_counts
+        )
+        return BuiltDataset(manifest, provenance)
+
+    return build
+
+
+DATASETS: dict[str, Builder] = {
+    "synthetic": _synthetic,
+    sketchy.NAME: _sketchy,
+    sketchy_extended.NAME: _from_archives(sketchy_extended.benchmark),
+    tuberlin.NAME: _from_archives(tuberlin.benchmark),
+    quickdraw.NAME: _from_archives(quickdraw.benchmark),
+}
 
 
 def build_dataset(

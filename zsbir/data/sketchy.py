@@ -23,7 +23,14 @@ import pandas as pd
 import pooch
 
 from zsbir.config import DataConfig
-from zsbir.data.fetch import SOURCE_ENV, download, ingest, open_source, read_checksums
+from zsbir.data.fetch import (
+    SOURCE_ENV,
+    download,
+    ingest,
+    open_source,
+    read_checksums,
+    resolve_source,
+)
 from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
 from zsbir.io import atomic_dir
 
@@ -63,19 +70,6 @@ def parse_path(rel: str) -> dict[str, str | None]:
 def manifest_from_paths(paths: list[str]) -> pd.DataFrame:
     """The (validated) manifest of the listed files."""
     return validate_manifest(make_manifest(parse_path(p) for p in paths))
-
-
-def resolve_source(source: str | None, repo_root: Path) -> Path | None:
-    """``$ZSBIR_DATA_SOURCE`` or ``data.source`` as an existing path (relative to the repo)."""
-    env = os.environ.get(SOURCE_ENV)
-    chosen, origin = (env, f"${SOURCE_ENV}") if env else (source, "params key 'data.source'")
-    if not chosen:
-        return None
-    path = Path(chosen).expanduser()
-    path = path if path.is_absolute() else repo_root / path
-    if not path.exists():
-        raise DatasetError(f"data source {path} (from {origin}) does not exist")
-    return path
 
 
 def _check_class_folders(folders: set[str], listed: set[str], location: Path) -> None:

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from zsbir.config import SplitConfig
 from zsbir.seed import derive
+from zsbir.split.names import name_synset
 from zsbir.split.relations import Taxonomy, choose, class_synset, relations
 from zsbir.split.wordnet import WordNetUnavailable
 
@@ -54,22 +55,33 @@ def check_manifest(manifest: pd.DataFrame) -> None:
             )
 
 
+def _synset_of(
+    cls: str, wnids: list[str | None], taxonomy: Taxonomy, dataset: str
+) -> tuple[str, str]:
+    """A class's synset and where it came from: its files' wnids, or its name."""
+    if any(isinstance(w, str) for w in wnids):
+        return class_synset(cls, wnids, taxonomy), "files"
+    named = name_synset(dataset, cls)
+    return named.wnid, named.how
+
+
 def class_relations(
-    manifest: pd.DataFrame, config: SplitConfig, taxonomy: Taxonomy
+    manifest: pd.DataFrame, config: SplitConfig, taxonomy: Taxonomy, dataset: str = ""
 ) -> pd.DataFrame:
     """Per class: its synset, the deciding ImageNet-1K relation and the overlap split.
 
     The paper's rule: a class is seen iff it relates to ImageNet-1K by one of
     ``config.overlap_relations`` (``hypernym``/``hyponym`` within ``config.max_hops``).
-    Columns: class, wnid, imagenet_relation, imagenet_synset, imagenet_hops,
-    overlap_split, n_items, n_items_imagenet (items whose own wnid is an ImageNet-1K class),
-    wnid_lemma, imagenet_lemma (first lemma names, for the report).
+    A class whose items carry no wnid is mapped by name (:mod:`zsbir.split.names`).
+    Columns: class, wnid, wnid_source (files | override | first_sense), imagenet_relation,
+    imagenet_synset, imagenet_hops, overlap_split, n_items, n_items_imagenet (items whose
+    own wnid is an ImageNet-1K class), wnid_lemma, imagenet_lemma (for the report).
     """
     rows = []
     groups = manifest.groupby("class", sort=True)["wnid"]
     for cls, wnids in tqdm(groups, desc="class relations", unit="class", leave=False):
         try:
-            wnid = class_synset(str(cls), wnids.tolist(), taxonomy)
+            wnid, source = _synset_of(str(cls), wnids.tolist(), taxonomy, dataset)
             rel = choose(relations(wnid, taxonomy, config.max_hops), config.overlap_relations)
         except ValueError as err:
             raise ManifestError(f"class '{cls}': {err}") from err
@@ -82,6 +94,7 @@ def class_relations(
             {
                 "class": str(cls),
                 "wnid": wnid,
+                "wnid_source": source,
                 "imagenet_relation": rel.relation,
                 "imagenet_synset": rel.synset,
                 "imagenet_hops": rel.hops,
@@ -95,6 +108,21 @@ def class_relations(
     out = pd.DataFrame(rows)
     out["imagenet_hops"] = out["imagenet_hops"].astype("int64")
     return out
+
+
+def random_unseen(classes: Iterable[str], n_unseen: int, seed: int) -> list[str]:
+    """``split.method: random``: ``n_unseen`` classes drawn with ``seed`` (sorted).
+
+    The draw depends only on the seed and the sorted class names, not on their order.
+    """
+    names = sorted(set(classes))
+    if not 0 < n_unseen < len(names):
+        raise ValueError(
+            f"params key 'split.n_unseen': {n_unseen} must leave at least one seen and one "
+            f"unseen class among {len(names)}"
+        )
+    rng = np.random.default_rng(derive(seed, "split.random"))
+    return sorted(names[i] for i in rng.choice(len(names), n_unseen, replace=False))
 
 
 def _val_photos(photo_ids: list[str], val_fraction: float, seed: int, cls: str) -> set[str]:

@@ -33,14 +33,23 @@ def _cell(value: Any) -> str:
 
 
 def split_report(
-    classes: pd.DataFrame, metrics: dict[str, Any], config: SplitConfig, dataset: str, seed: int
+    classes: pd.DataFrame,
+    metrics: dict[str, Any],
+    config: SplitConfig,
+    dataset: str,
+    seed: int,
+    published_list: str | None = None,
 ) -> str:
     """Markdown: settings, summary, overlap vs. published comparison, per-class table."""
     relations = ", ".join(config.overlap_relations)
+    method = {
+        "published": f"`published` (list `{published_list}`)",
+        "random": f"`random` ({config.n_unseen} unseen classes drawn with seed {seed})",
+    }.get(config.method, f"`{config.method}`")
     lines = [
         f"# Zero-shot class split: {dataset}",
         "",
-        f"- method: `{config.method}`; ImageNet-1K overlap rule: seen iff relation in "
+        f"- method: {method}; ImageNet-1K overlap rule: seen iff relation in "
         f"[{relations}] (hypernym/hyponym within {config.max_hops} WordNet hops)",
         f"- val_fraction {config.val_fraction}, seed {seed}, semantic `{config.semantic}`",
         f"- classes: {metrics['n_classes']} ({metrics['n_seen']} seen, "
@@ -62,7 +71,7 @@ def split_report(
         only_pub = classes.loc[(ov == "seen") & (pub == "unseen"), "class"].tolist()
         both = classes.loc[(ov == "unseen") & (pub == "unseen"), "class"].tolist()
         lines += [
-            "## Computed overlap split vs. published split",
+            f"## Computed overlap split vs. published split `{published_list}`",
             "",
             f"- overlap unseen: {int((ov == 'unseen').sum())}; published unseen: "
             f"{int((pub == 'unseen').sum())}; unseen in both: {len(both)}; "
@@ -77,14 +86,19 @@ def split_report(
     lines += [
         "## Classes",
         "",
-        "| class | wnid | synset | relation | ImageNet-1K synset | hops | items in IN-1K "
-        "| overlap | published | split |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "`wnid from`: `files` = the WordNet ids in the item file names; `override` = the "
+        "reviewed table zsbir/split/data/name_overrides.tsv; `first_sense` = the first WordNet "
+        "noun sense of the class name (zsbir/split/names.py).",
+        "",
+        "| class | wnid | wnid from | synset | relation | ImageNet-1K synset | hops "
+        "| items in IN-1K | overlap | published | split |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in classes.to_dict("records"):
         img = _cell(row["imagenet_synset"]) and f"{row['imagenet_synset']} {row['imagenet_lemma']}"
         lines.append(
-            f"| {row['class']} | {row['wnid']} | {row['wnid_lemma']} | {row['imagenet_relation']}"
+            f"| {row['class']} | {row['wnid']} | {row['wnid_source']} | {row['wnid_lemma']}"
+            f" | {row['imagenet_relation']}"
             f" | {img} | {row['imagenet_hops']} | {row['n_items_imagenet']}/{row['n_items']}"
             f" | {row['overlap_split']} | {_cell(row['published_split'])} | **{row['split']}** |"
         )

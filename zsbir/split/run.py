@@ -13,8 +13,14 @@ import pyarrow as pa
 
 from zsbir.config import SplitConfig
 from zsbir.io import write_json, write_table, write_text, write_vectors
-from zsbir.split.assign import assign_items, check_manifest, class_relations
-from zsbir.split.published import check_published, has_published, published_unseen
+from zsbir.split.assign import assign_items, check_manifest, class_relations, random_unseen
+from zsbir.split.published import (
+    PUBLISHED_LISTS,
+    PublishedSplitError,
+    check_published,
+    list_for,
+    published_unseen,
+)
 from zsbir.split.relations import Taxonomy
 from zsbir.split.report import split_metrics, split_report
 from zsbir.split.semantics import class_vectors
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 CLASS_COLUMNS = (
     "class",
     "wnid",
+    "wnid_source",
     "imagenet_relation",
     "imagenet_synset",
     "imagenet_hops",
@@ -58,16 +65,24 @@ def make_split(
     """
     check_manifest(manifest)
     taxonomy = taxonomy or Taxonomy()
-    classes = class_relations(manifest, config, taxonomy)
+    classes = class_relations(manifest, config, taxonomy, dataset)
     classes["published_split"] = None
-    if has_published(dataset):
-        unseen = published_unseen(dataset)
-        check_published(dataset, unseen, classes["class"])
+    listed = list_for(dataset, config.published_list)
+    if listed is not None:
+        unseen = published_unseen(listed)
+        check_published(listed, unseen, classes["class"])
         classes["published_split"] = np.where(classes["class"].isin(unseen), "unseen", "seen")
     elif config.method == "published":
-        published_unseen(dataset)  # raises: no published list for this dataset
-    source = "published_split" if config.method == "published" else "overlap_split"
-    classes["split"] = classes[source]
+        raise PublishedSplitError(
+            f"split.method 'published': dataset '{dataset}' has no published unseen-class "
+            f"list (lists: {sorted(PUBLISHED_LISTS)}); use imagenet_overlap or random"
+        )
+    if config.method == "random":
+        unseen = random_unseen(classes["class"], config.n_unseen, seed)
+        classes["split"] = np.where(classes["class"].isin(unseen), "unseen", "seen")
+    else:
+        source = "published_split" if config.method == "published" else "overlap_split"
+        classes["split"] = classes[source]
     for side in ("seen", "unseen"):
         if not (classes["split"] == side).any():
             raise ValueError(
@@ -83,7 +98,7 @@ def make_split(
     unseen_classes = classes.loc[classes["split"] == "unseen", "class"]
     items = assign_items(manifest, unseen_classes, config.val_fraction, seed)
     metrics = split_metrics(classes, items)
-    report = split_report(classes, metrics, config, dataset, seed)
+    report = split_report(classes, metrics, config, dataset, seed, listed)
     log.info(
         "%d classes: %d seen, %d unseen (%s)",
         metrics["n_classes"], metrics["n_seen"], metrics["n_unseen"], config.method,
