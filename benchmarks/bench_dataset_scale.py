@@ -8,7 +8,7 @@ manifest), then :func:`zsbir.split.run.make_split` on a manifest of the full Qui
 (534,000 rows: 330k sketches + 204k photos). Prints files/s per phase and the time the
 full-size datasets would take at that rate.
 
-Usage: python benchmarks/bench_dataset_scale.py [--files 60000] [--kb 8] [--tmp DIR]
+Usage: python benchmarks/bench_dataset_scale.py [--files 60000] [--kb 16] [--tmp DIR]
 """
 
 from __future__ import annotations
@@ -71,10 +71,11 @@ def timed(label: str, fn: Callable[[], T], n: int) -> tuple[T, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=60_000)
-    parser.add_argument("--kb", type=int, default=8)
+    parser.add_argument("--kb", type=int, default=16)
     parser.add_argument("--tmp", default=None)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="  %(message)s")
+    logging.getLogger("zsbir.data.benchmark").setLevel(logging.INFO)  # per-phase times
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         root = Path(tmp)
         (root / "src").mkdir()

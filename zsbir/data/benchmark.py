@@ -24,11 +24,13 @@ plus a counts table (:mod:`zsbir.data.counts`) naming its classes. :func:`build`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,19 +302,24 @@ def build(
         path, prov = locate(pkg, src, url, cache_path, progress=progress, **download_kw)
         listings[pkg.name] = list_package(path, pkg.root)
         provenance.update({f"{pkg.name}.{k}": v for k, v in prov.items()})
-    found = collect(bench, listings, set(expected.classes))
-    groups = tuple(g for pkg in bench.packages for g in pkg.groups)
-    _check(found.counts, expected, groups, check_counts)
+    n_listed = sum(len(listing.members) for listing in listings.values())
+    with _phase("list, map and count", n_listed):
+        found = collect(bench, listings, set(expected.classes))
+        groups = tuple(g for pkg in bench.packages for g in pkg.groups)
+        _check(found.counts, expected, groups, check_counts)
     with atomic_dir(out_dir) as tmp:
-        for pkg in bench.packages:
-            mine = [rel for rel in found.rows if listings[pkg.name].members.get(rel)]
-            extract(listings[pkg.name], mine, tmp, progress)
-        digests = hash_files(tmp, list(found.rows), progress)
+        with _phase("extract", len(found.rows)):
+            for pkg in bench.packages:
+                mine = [rel for rel in found.rows if listings[pkg.name].members.get(rel)]
+                extract(listings[pkg.name], mine, tmp, progress)
+        with _phase("sha256 and image headers", len(found.rows)):
+            digests = hash_files(tmp, list(found.rows), progress)
         for rel in drop_content_duplicates(found, digests):
             (tmp / rel).unlink()
         rows = list(found.rows.values())
         _unpaired_to_null(rows)
-        manifest = validate_manifest(make_manifest(rows), tmp)
+        with _phase("manifest", len(rows)):
+            manifest = validate_manifest(make_manifest(rows), tmp)
         _write_sidecars(tmp, bench, provenance, found, expected)
     log.info(
         "%s: %d items, %d duplicates dropped, %s skipped",
@@ -322,6 +329,21 @@ def build(
         dict(found.skipped),
     )
     return manifest, provenance
+
+
+@contextlib.contextmanager
+def _phase(name: str, n_files: int) -> Iterator[None]:
+    """Log how long a phase took for ``n_files`` files."""
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    log.info(
+        "%s: %d files in %.1f s (%.0f files/s)",
+        name,
+        n_files,
+        seconds,
+        n_files / max(seconds, 1e-9),
+    )
 
 
 def _check(
