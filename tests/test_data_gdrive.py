@@ -11,8 +11,13 @@ PAGE = "https://drive.google.com/uc?export=download&id=1z4--ToTXYb0-2cLuUWPYM5m7
 def test_drive_url_from_id() -> None:
     assert gdrive.drive_url("gdrive://1z4--ToTXYb0-2cLuUWPYM5m7ST7Ob3Ck") == PAGE
     assert gdrive.drive_url("https://example.org/a.zip") == "https://example.org/a.zip"
-    with pytest.raises(DatasetError, match="not a Google Drive file id"):
-        gdrive.drive_url("gdrive://a/b")
+    assert gdrive.drive_url("gdrive://0B7ISyeE8QtDdTjE1MG9Gcy1kSkE?resourcekey=0-r6nB4") == (
+        "https://drive.google.com/uc?export=download&id=0B7ISyeE8QtDdTjE1MG9Gcy1kSkE"
+        "&resourcekey=0-r6nB4"
+    )
+    for bad in ("gdrive://a/b", "gdrive://0B7ISyeE8QtDdTjE1MG9Gcy1kSkE?token=1"):
+        with pytest.raises(DatasetError, match="not gdrive://<file id>"):
+            gdrive.drive_url(bad)
 
 
 def test_current_download_form_becomes_its_query() -> None:

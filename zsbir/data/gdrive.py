@@ -41,13 +41,22 @@ _DEAD_ENDS = {
 
 
 def drive_url(location: str) -> str:
-    """``gdrive://<id>`` → Drive's direct-download URL; any other URL unchanged."""
+    """``gdrive://<id>[?resourcekey=<key>]`` → Drive's download URL; other URLs unchanged.
+
+    Files shared before Drive's 2021 security update (ids ``0B...``) need their
+    ``resourcekey`` in the request.
+    """
     if not location.startswith(SCHEME):
         return location
-    file_id = location.removeprefix(SCHEME)
-    if not re.fullmatch(r"[A-Za-z0-9_-]{10,}", file_id):
-        raise DatasetError(f"{location}: not a Google Drive file id")
-    return f"{DRIVE_DOWNLOAD}?{urlencode({'export': 'download', 'id': file_id})}"
+    file_id, _, extra = location.removeprefix(SCHEME).partition("?")
+    query = {"export": "download", "id": file_id, **dict(parse_qsl(extra))}
+    if not re.fullmatch(r"[A-Za-z0-9_-]{10,}", file_id) or set(query) - {
+        "export",
+        "id",
+        "resourcekey",
+    }:
+        raise DatasetError(f"{location}: not gdrive://<file id>[?resourcekey=<key>]")
+    return f"{DRIVE_DOWNLOAD}?{urlencode(query)}"
 
 
 class _DownloadForm(HTMLParser):

@@ -28,7 +28,7 @@ TABLES = Path(__file__).resolve().parent / "tables"
 # (the upload the DSH README names after 4 Aug 2017; an earlier one was wrong).
 RENDERED_GDRIVE = (
     "gdrive://1z4--ToTXYb0-2cLuUWPYM5m7ST7Ob3Ck",
-    "gdrive://0B7ISyeE8QtDdTjE1MG9Gcy1kSkE",
+    "gdrive://0B7ISyeE8QtDdTjE1MG9Gcy1kSkE?resourcekey=0-r6nB4crmdU-LK7H38xnOUw",
 )
 EXTENDED_GDRIVE = "gdrive://0B2U-hnwRkpRrdGZKTzkwbkEwVkk"
 PHOTO_VARIANT = "tx_000000000000"
