@@ -28,6 +28,7 @@ from zsbir.data.manifest import DatasetError
 
 DRIVE_DOWNLOAD = "https://drive.google.com/uc"
 SCHEME = "gdrive://"  # ``gdrive://<file id>`` in a dataset's list of locations
+_QUERY_KEYS = {"export", "id", "resourcekey"}
 _CONFIRM_LINK = re.compile(r"""href=["']([^"']*confirm=[^"']*)["']""")
 _DEAD_ENDS = {
     "too many users have viewed or downloaded this file recently": "its download quota is "
@@ -50,11 +51,7 @@ def drive_url(location: str) -> str:
         return location
     file_id, _, extra = location.removeprefix(SCHEME).partition("?")
     query = {"export": "download", "id": file_id, **dict(parse_qsl(extra))}
-    if not re.fullmatch(r"[A-Za-z0-9_-]{10,}", file_id) or set(query) - {
-        "export",
-        "id",
-        "resourcekey",
-    }:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{10,}", file_id) or not set(query) <= _QUERY_KEYS:
         raise DatasetError(f"{location}: not gdrive://<file id>[?resourcekey=<key>]")
     return f"{DRIVE_DOWNLOAD}?{urlencode(query)}"
 
