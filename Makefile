@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zsbir-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test lock bench gate wordnet grid tables paper
+.PHONY: setup repro test lock bench gate relog wordnet grid tables paper
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -36,6 +36,10 @@ bench: setup
 # Fail when a metric regressed against the committed baseline (see ci/baselines).
 gate: setup
 	python scripts/gate.py
+
+# Log the workspace's run to MLflow again from metrics/*.json (after a tracking-store failure).
+relog: setup
+	python scripts/relog.py
 
 # The paper's experiments (README, "Experiments for the paper").
 GRID ?= experiments/paper.yaml

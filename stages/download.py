@@ -17,7 +17,7 @@ METRICS = Path("metrics/download.json")
 if __name__ == "__main__":
     params, plain = setup("download")
     seed_everything(params.seed)
-    with zsbir.tracking.stage_run("download", plain) as mlflow:
+    with zsbir.tracking.stage_run("download", plain, summary=METRICS) as mlflow:
         start = time.perf_counter()
         built = build_dataset(
             params.data, params.seed, RAW_DIR / params.data.dataset, zsbir.tracking.repo_root()

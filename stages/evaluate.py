@@ -21,8 +21,7 @@ if __name__ == "__main__":
         pr_curve=Path("plots/pr_curve.csv"),
         figures=Path("reports/figures"),
     )
-    with zsbir.tracking.stage_run("evaluate", plain) as mlflow:
+    with zsbir.tracking.stage_run("evaluate", plain, summary=paths.metrics) as mlflow:
         result = evaluate(paths, params.eval, seed=derive(params.seed, "evaluate"))
-        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()})
         for artifact in result.artifacts:
             mlflow.log_artifact(str(artifact), artifact_path=f"evaluate/{artifact.parent}")

@@ -19,6 +19,7 @@ from zsbir.features.extract import Shard, merge_parts, run_extract
 from zsbir.tracking import stage_run
 
 OUT = Path("data/features")
+METRICS = Path("metrics/extract.json")
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,11 +42,11 @@ if __name__ == "__main__":
     if not args.merge and shard.count > 1:  # one of many processes: no MLflow, no merge
         run_extract(manifest, raw_root, OUT, params.features, shard, local_rank)
     else:
-        with stage_run("extract", plain) as mlflow:
+        with stage_run("extract", plain, summary=METRICS) as mlflow:
             if args.merge:
                 summary = merge_parts(OUT / "parts", OUT)
             else:
                 summary = run_extract(manifest, raw_root, OUT, params.features, shard)
-            io.write_json(summary, "metrics/extract.json")
+            io.write_json(summary, METRICS)
             if summary["unreadable"]:
                 mlflow.log_artifact(str(OUT / "unreadable.csv"))

@@ -17,7 +17,7 @@ METRICS = Path("metrics/split.json")
 
 if __name__ == "__main__":
     params, plain = setup("split")
-    with stage_run("split", plain) as mlflow:
+    with stage_run("split", plain, summary=METRICS) as mlflow:
         seed_everything(params.seed)
         manifest = read_table(MANIFEST)
         result = make_split(manifest, params.split, params.seed, params.data.dataset)

@@ -14,13 +14,14 @@ PATHS = FitPaths(
     checkpoint=Path("models/checkpoints/last.pt"),
     history=Path("plots/train_history.csv"),
 )
+METRICS = Path("metrics/train.json")
 
 if __name__ == "__main__":
     params, plain = setup("train")
     data = load_training_data(
         "data/pca", "data/split.parquet", "data/classes.parquet", "data/manifest.parquet"
     )
-    with stage_run("train", plain) as mlflow:
+    with stage_run("train", plain, summary=METRICS) as mlflow:
         result = fit(
             data,
             params.model,
@@ -31,5 +32,5 @@ if __name__ == "__main__":
             PATHS,
             on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch),
         )
-        write_json(result.summary(), "metrics/train.json")
+        write_json(result.summary(), METRICS)
         mlflow.log_artifact(str(PATHS.history))

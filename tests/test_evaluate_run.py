@@ -141,8 +141,10 @@ def test_stage_script_logs_to_mlflow(workspace, tmp_path: Path) -> None:
     metrics = json.loads(paths.metrics.read_text())
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     (run,) = mlflow.search_runs(experiment_names=["zsbir"], output_format="list")
-    assert run.data.metrics["map_all"] == pytest.approx(metrics["map_all"])
+    assert run.data.metrics["eval.map_all"] == pytest.approx(metrics["map_all"])
     assert run.data.metrics["eval.n_queries"] == 12
+    assert "map_all" not in run.data.metrics  # one name per quantity
+    assert run.info.status == "FINISHED" and run.data.tags["stage.evaluate"] == "done"
     logged = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run.info.run_id,
                                                               artifact_path="evaluate/plots")}
     assert logged == {"evaluate/plots/per_class_ap.csv", "evaluate/plots/pr_curve.csv"}

@@ -79,8 +79,9 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     def log_run(row: str, seed: int, value: float | None) -> None:
         with mlflow.start_run():
             mlflow.set_tags({"dvc_exp_name": f"fake-{row}-s{seed}", "ablation": row,
-                             "git_commit": "abc"})
+                             "mlflow.source.git.commit": "abc"})
             if value is not None:
+                mlflow.set_tag("stage.evaluate", "done")
                 mlflow.log_metrics({"eval.map_all": value, "eval.p_100": value / 2,
                                     "eval.map_200": value / 4, "eval.p_200": value / 8})
             if row == "ours" and seed == 0:

@@ -123,3 +123,85 @@ def test_early_stopping_on_val_map_and_epoch_callback(data, tmp_path) -> None:
     assert result.stopped_early and result.epochs_run == 2 and result.best_epoch == 1
     assert [e for e, _ in seen] == [1, 2]
     assert {"val_map", "loss.g_total", "loss.d_total", "seconds"} <= set(seen[0][1])
+
+
+def _summary(result) -> dict:
+    out = result.summary()
+    out.pop("seconds_per_epoch")
+    out.pop("resumed_from")
+    return out
+
+
+def test_shorter_run_never_resumes_a_longer_ones_checkpoint(data, tmp_path, caplog) -> None:
+    """Issue: `-S train.epochs=5` after the default run silently returned the long run."""
+    long_cfg, short_cfg = dataclasses.replace(TRAIN, epochs=4), dataclasses.replace(TRAIN, epochs=2)
+    shared = _paths(tmp_path / "shared")
+    long_run = fit(data, MODEL, LOSS, long_cfg, EVAL, 3, shared)
+    long_weights = _weights(shared.model)
+    with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
+        short = fit(data, MODEL, LOSS, short_cfg, EVAL, 3, shared)
+    assert short.resumed_from == 0 and short.epochs_run == 2
+    assert "at epoch 4, beyond this run's train.epochs = 2" in caplog.text
+    fresh = fit(data, MODEL, LOSS, short_cfg, EVAL, 3, _paths(tmp_path / "fresh"))
+    assert _summary(short) == _summary(fresh)
+    assert _same(_weights(shared.model), _weights(tmp_path / "fresh/model.pt"))
+    # Back to the long run: it extends the 2-epoch checkpoint and equals the first long run.
+    again = fit(data, MODEL, LOSS, long_cfg, EVAL, 3, shared)
+    assert again.resumed_from == 2
+    assert _summary(again) == _summary(long_run)
+    assert _same(_weights(shared.model), long_weights)
+
+
+def test_smaller_patience_that_would_have_stopped_earlier_starts_fresh(data, tmp_path) -> None:
+    frozen = dataclasses.replace(TRAIN, epochs=4, lr_g=0.0, patience=0)  # val mAP never improves
+    ev = dataclasses.replace(EVAL, space="structure")
+    fit(data, MODEL, LOSS, frozen, ev, 0, _paths(tmp_path / "a"))
+    impatient = dataclasses.replace(frozen, patience=1)
+    result = fit(data, MODEL, LOSS, impatient, ev, 0, _paths(tmp_path / "a"))
+    fresh = fit(data, MODEL, LOSS, impatient, ev, 0, _paths(tmp_path / "b"))
+    assert result.resumed_from == 0 and _summary(result) == _summary(fresh)
+    assert result.epochs_run == 2 and result.stopped_early
+
+
+def test_checkpoint_of_another_model_or_other_features_is_ignored(data, tmp_path, caplog) -> None:
+    one = dataclasses.replace(TRAIN, epochs=1)
+    fit(data, dataclasses.replace(MODEL, name="cvae"), LOSS, one, EVAL, 0, _paths(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
+        result = fit(data, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+    assert result.resumed_from == 0 and "model.name" in caplog.text
+    # Same item ids, other feature values (e.g. another PCA): a different dataset.
+    shifted = dataclasses.replace(
+        data, photo_train=dataclasses.replace(data.photo_train, x=data.photo_train.x + 1.0)
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
+        result = fit(shifted, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+    assert result.resumed_from == 0 and "differs in data" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_corrupted_checkpoint_is_moved_aside_with_a_message(data, tmp_path, caplog, damage) -> None:
+    paths = _paths(tmp_path)
+    one = dataclasses.replace(TRAIN, epochs=1)
+    fit(data, MODEL, LOSS, one, EVAL, 0, paths)
+    blob = paths.checkpoint.read_bytes()
+    paths.checkpoint.write_bytes(
+        {"garbage": b"\x80\x04not a checkpoint", "truncated": blob[: len(blob) // 2], "empty": b""}[
+            damage
+        ]
+    )
+    with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
+        result = fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=2), EVAL, 0, paths)
+    assert result.resumed_from == 0 and result.epochs_run == 2
+    assert f"{paths.checkpoint}: unreadable checkpoint" in caplog.text
+    assert paths.checkpoint.with_name("last.pt.corrupt").exists()
+    assert load_checkpoint(paths.checkpoint)[0]["epoch"] == 2  # a new, valid checkpoint
+
+
+def test_changed_training_code_is_a_different_run(data, tmp_path, caplog, monkeypatch) -> None:
+    one = dataclasses.replace(TRAIN, epochs=1)
+    fit(data, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+    monkeypatch.setattr(loop, "code_fingerprint", lambda: "0123456789abcdef")
+    with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
+        result = fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=2), EVAL, 0, _paths(tmp_path))
+    assert result.resumed_from == 0 and "differs in code" in caplog.text

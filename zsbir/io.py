@@ -28,6 +28,20 @@ class ArtifactError(ValueError):
     """An artifact is missing or malformed; the message names the file."""
 
 
+def repo_root(cwd: Path | None = None) -> Path:
+    """The user's checkout: ``cwd``, or the folder above ``.dvc/tmp/exps/<tmp>``.
+
+    DVC runs queued and ``--temp`` experiments in a copy under ``.dvc/tmp/exps``; shared
+    state (the MLflow store, caches) belongs to the checkout that holds that copy.
+    """
+    here = (cwd or Path.cwd()).resolve()
+    parts = here.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return here
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling path; rename it to ``path`` if the block succeeds."""
@@ -162,9 +176,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     import torch
 
     _require(path)
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
+        raise ArtifactError(
+            f"{path}: unreadable checkpoint, truncated or corrupted "
+            f"({type(err).__name__}); delete it and re-run the stage that writes it"
+        ) from err
     if not isinstance(blob, dict) or "state" not in blob or "config" not in blob:
-        raise ArtifactError(f"{path}: not a zsbir checkpoint")
+        raise ArtifactError(f"{path}: not a zsbir checkpoint; delete it and re-run its stage")
     return blob["state"], blob["config"]
 
 

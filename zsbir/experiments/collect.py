@@ -1,8 +1,11 @@
 """Read a grid's finished experiments back from MLflow: one row per (grid row, seed).
 
 Each DVC experiment ``<grid>-<row>-s<seed>`` logs to its own MLflow run, tagged with
-``dvc_exp_name``, ``ablation`` (= the row) and ``git_commit``. When an experiment ran
-more than once (e.g. on a later commit), the most recent run with metrics counts.
+``dvc_exp_name``, ``ablation`` (= the row) and MLflow's ``mlflow.source.git.commit``.
+Only *finished* runs count (:func:`zsbir.tracking.is_finished`: the evaluate stage
+completed in the run and it did not fail); when an experiment finished more than once
+(e.g. re-run after a fix), the most recent finished run counts. Experiments without one
+are reported with the reason (:func:`skipped`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from zsbir.experiments.grid import Grid
-from zsbir.tracking import EXPERIMENT
+from zsbir.tracking import COMMIT_TAG, EXPERIMENT, FINAL_STAGE, is_finished
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,11 @@ def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
         exp = wanted.get(tags.get("dvc_exp_name", ""))
         if exp is None or tags.get("ablation") != exp.row:
             continue
-        if not all(f"eval.{m}" in metrics for m in METRICS):
-            continue  # unfinished: no evaluate stage yet
+        if not is_finished(run):
+            continue  # failed, or its evaluate stage has not completed in it
         records.append({
             "row": exp.row, "seed": exp.seed, "dvc_exp_name": exp.name,
-            "run_id": run.info.run_id, "git_commit": tags.get("git_commit", "unknown"),
+            "run_id": run.info.run_id, "git_commit": tags.get(COMMIT_TAG, "unknown"),
             "start_time": run.info.start_time,
             **{m: float(metrics[f"eval.{m}"]) for m in METRICS},
         })
@@ -44,6 +47,30 @@ def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
     order = {row: i for i, row in enumerate(grid.rows)}
     frame = frame.sort_values(["row", "seed"], key=lambda c: c.map(order) if c.name == "row" else c)
     return frame.reset_index(drop=True)
+
+
+def skipped(runs: list[Any], grid: Grid) -> dict[str, str]:
+    """Experiment name → why it has no finished run (for the experiments that have none)."""
+    finished = {r.data.tags.get("dvc_exp_name") for r in runs if is_finished(r)}
+    latest: dict[str, Any] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        latest[run.data.tags.get("dvc_exp_name", "")] = run
+    reasons = {}
+    for exp in grid.experiments():
+        if exp.name in finished:
+            continue
+        run = latest.get(exp.name)
+        if run is None:
+            reasons[exp.name] = "no MLflow run"
+        elif run.info.status == "FAILED":
+            running = [k.split(".", 1)[1] for k, v in run.data.tags.items()
+                       if k.startswith("stage.") and v == "running"]
+            where = f" in stage {', '.join(sorted(running))}" if running else ""
+            reasons[exp.name] = f"run {run.info.run_id} FAILED{where}"
+        else:
+            reasons[exp.name] = (f"run {run.info.run_id} is {run.info.status}: its "
+                                 f"{FINAL_STAGE} stage has not completed")
+    return reasons
 
 
 def grid_results(grid: Grid, tracking_uri: str) -> pd.DataFrame:
@@ -57,6 +84,8 @@ def grid_results(grid: Grid, tracking_uri: str) -> pd.DataFrame:
         output_format="list",
     )
     frame = runs_frame(runs, grid)
+    for name, reason in skipped(runs, grid).items():
+        log.warning("skipping experiment %s: %s", name, reason)
     log.info("%d finished runs of grid '%s' (of %d experiments)", len(frame), grid.name,
              len(grid.experiments()))
     return frame

@@ -73,7 +73,7 @@ def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
     results = grid_results(grid, tracking_uri)
     missing = [e.name for e in grid.experiments()
                if not ((results["row"] == e.row) & (results["seed"] == e.seed)).any()]
-    if missing:
+    if missing:  # grid_results logged each one with its reason
         log.warning("%d experiments have no finished run yet: %s", len(missing), ", ".join(missing))
     write_text(results.to_csv(index=False), out_dir / "results.csv")
     summaries, files = write_tables(grid, results, out_dir)

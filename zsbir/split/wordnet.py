@@ -28,7 +28,7 @@ class WordNetUnavailable(RuntimeError):
 
 def nltk_data_dirs() -> list[Path]:
     """Folders searched for ``corpora/wordnet`` besides NLTK's own (``$NLTK_DATA`` etc.)."""
-    from zsbir.tracking import repo_root
+    from zsbir.io import repo_root
 
     package_repo = Path(__file__).resolve().parents[2]
     dirs = [package_repo / ".nltk_data", repo_root() / ".nltk_data", Path.cwd() / ".nltk_data"]

@@ -65,10 +65,19 @@ class TrainData:
         return int(self.x_sem.shape[1])
 
     def fingerprint(self) -> str:
-        """Identity of the data a checkpoint was trained on (ids, dims, scales)."""
+        """Identity of everything training reads: item ids, features, classes, x_sem, pairs.
+
+        The features' bytes are hashed (not only their ids), so a changed feature extractor
+        or PCA with the same items is a different dataset to a checkpoint.
+        """
         h = hashlib.sha256()
+        h.update("\n".join(self.classes).encode())
         for s in (self.photo_train, self.sketch_train, self.photo_val, self.sketch_val):
             h.update("\n".join(map(str, s.ids)).encode())
+            h.update(s.x.contiguous().numpy().tobytes())  # (N, D) float32
+            h.update(s.cls.numpy().tobytes())
+        for t in (self.x_sem, self.sem_mask, self.sketch_pair):
+            h.update(t.contiguous().numpy().tobytes())
         h.update(f"{self.feat_dim}/{self.sem_dim}/{sorted(self.feat_scale.items())}".encode())
         return h.hexdigest()[:16]
 

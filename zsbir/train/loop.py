@@ -1,17 +1,27 @@
 """Training: alternating D / G Adam updates, val-mAP model selection, checkpoints, resume.
 
-Every epoch ends with a checkpoint ``last.pt`` (model + optimizer states, config,
-counters, best-so-far weights and all RNG states; written atomically), so an
-interrupted run resumes from it and reaches exactly the weights of an uninterrupted run
-with the same seed. Selection and early stopping use only the seen-class **val** split.
+Every epoch ends with a checkpoint ``last.pt`` (a :class:`TrainState`: model + optimizer
+states, counters, best-so-far weights and all RNG states, with the run's identity;
+written atomically), so an interrupted run resumes from it and reaches exactly the
+weights of an uninterrupted run with the same seed.
+
+A checkpoint resumes only a run that would have passed through it: the same identity
+(:func:`run_config`: model, loss and train params, selection, seed, a hash of the
+training data's features and classes, the training code and the torch version), at an
+epoch the new run reaches (``train.epochs`` may grow, never shrink below it) and that the
+new ``train.patience`` would not have stopped before. Any other checkpoint is ignored with
+a log line saying why; an unreadable one is moved aside as ``last.pt.corrupt``.
+Selection and early stopping use only the seen-class **val** split.
 A non-finite loss stops training with :class:`NonFiniteLossError`; the checkpoint of the
 last finished epoch stays as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, flatten, to_dict
-from zsbir.io import load_checkpoint, save_checkpoint, write_text
+from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint, write_text
 from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
 from zsbir.models.factory import build_model, save_model
 from zsbir.seed import derive, seed_everything
@@ -37,8 +47,11 @@ from zsbir.train.select import validation_map
 log = logging.getLogger(__name__)
 
 OnEpoch = Callable[[int, dict[str, float]], None]
-# Keys that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = ("train.epochs", "train.patience", "train.device", "train.threads")
+# Keys that do not shape the training trajectory: they may differ on resume. Epochs and
+# patience may too, but only where the new run would reach the checkpoint (resume_blocker).
+RUN_INDEPENDENT = ("train.device", "train.threads", "train.epochs", "train.patience")
+# The code whose source shapes training (part of a checkpoint's identity).
+TRAINING_CODE = ("zsbir/models", "zsbir/train")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -87,7 +100,20 @@ def run_config(
         "sem_dim": data.sem_dim,
         "feat_scale": dict(data.feat_scale),
         "data": data.fingerprint(),
+        "code": code_fingerprint(),
+        "torch": str(torch.__version__),
     }
+
+
+def code_fingerprint() -> str:
+    """SHA-256 (16 hex) of the training code's source (:data:`TRAINING_CODE`)."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for folder in TRAINING_CODE:
+        for path in sorted((root / folder).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def fit(
@@ -118,63 +144,55 @@ def fit(
 
     g_params, d_params = model.generator_parameters(), model.discriminator_parameters()
     betas = (train_cfg.beta1, train_cfg.beta2)
-    opt_g = torch.optim.Adam(g_params, lr=train_cfg.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(d_params, lr=train_cfg.lr_d, betas=betas) if d_params else None
-    gen = torch.Generator().manual_seed(derive(seed, "train"))
-    st: dict[str, Any] = {
-        "epoch": 0,
-        "best_map": -math.inf,
-        "best_epoch": 0,
-        "bad_epochs": 0,
-        "history": [],
-        "best_model": None,
-    }
-    resumed = _try_resume(paths.checkpoint, config, model, opt_g, opt_d, gen, st)
+    st = TrainState(
+        model=model,
+        opt_g=torch.optim.Adam(g_params, lr=train_cfg.lr_g, betas=betas),
+        opt_d=torch.optim.Adam(d_params, lr=train_cfg.lr_d, betas=betas) if d_params else None,
+        gen=torch.Generator().manual_seed(derive(seed, "train")),
+    )
+    resumed = try_resume(st, paths.checkpoint, config)
     on_device = _to_device(data, device)
     timings: list[float] = []
     stopped = False
-    for epoch in range(st["epoch"] + 1, train_cfg.epochs + 1):
-        if 0 < train_cfg.patience <= st["bad_epochs"]:
+    for epoch in range(st.epoch + 1, train_cfg.epochs + 1):
+        if 0 < train_cfg.patience <= st.bad_epochs:
             stopped = True
             break
         t0 = time.perf_counter()
-        metrics = _train_epoch(model, on_device, loss_cfg, train_cfg, opt_g, opt_d, gen, epoch)
+        metrics = _train_epoch(
+            model, on_device, loss_cfg, train_cfg, st.opt_g, st.opt_d, st.gen, epoch
+        )
         space, n = eval_cfg.space, eval_cfg.n_samples
         val = validation_map(model, data.sketch_val, data.photo_val, space, n, val_seed)
         timings.append(time.perf_counter() - t0)
         metrics.update(val_map=val, seconds=timings[-1])
-        if math.isnan(val) or val > st["best_map"]:
-            st.update(best_map=val, best_epoch=epoch, bad_epochs=0, best_model=_cpu_state(model))
-        else:
-            st["bad_epochs"] += 1
-        st["epoch"] = epoch
-        st["history"].append({"epoch": epoch, **metrics})
-        _save(paths.checkpoint, config, model, opt_g, opt_d, gen, st)
+        st.record(epoch, val, metrics)
+        save_checkpoint(paths.checkpoint, st.to_checkpoint(), config)
         log.info(
             "epoch %d: g_total %.4f val mAP %.4f (best %.4f @ %d) %.1fs",
             epoch,
             metrics.get("loss.g_total", math.nan),
             val,
-            st["best_map"],
-            st["best_epoch"],
+            st.best_map,
+            st.best_epoch,
             timings[-1],
         )
-        _emit(paths, st["history"], on_epoch)
-    if st["best_model"] is None:
+        _emit(paths, st.history, on_epoch)
+    if st.best_model is None:
         raise RuntimeError(f"no epoch was trained (train.epochs = {train_cfg.epochs})")
-    model.load_state_dict(st["best_model"])
+    model.load_state_dict(st.best_model)
     save_model(paths.model, model, config)
     # (re)written here too: a run resumed from its final checkpoint trains no epoch
-    write_text(pd.DataFrame(st["history"]).to_csv(index=False), paths.history)
+    write_text(pd.DataFrame(st.history).to_csv(index=False), paths.history)
     return FitResult(
-        best_epoch=st["best_epoch"],
-        best_val_map=st["best_map"],
-        epochs_run=st["epoch"],
+        best_epoch=st.best_epoch,
+        best_val_map=st.best_map,
+        epochs_run=st.epoch,
         stopped_early=stopped,
         resumed_from=resumed,
         seconds_per_epoch=sum(timings) / len(timings) if timings else 0.0,
         n_parameters=sum(p.numel() for p in model.parameters()),
-        history=st["history"],
+        history=st.history,
     )
 
 
@@ -242,66 +260,134 @@ def _check_finite(terms: dict[str, torch.Tensor], epoch: int, step: int) -> None
 
 
 # ------------------------------------------------------------ checkpoints / resume
-def _save(
-    path: Path,
-    config: dict[str, Any],
-    model: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer | None,
-    gen: torch.Generator,
-    st: dict[str, Any],
-) -> None:
-    rng = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
-    state = {
-        "model": model.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": None if opt_d is None else opt_d.state_dict(),
-        "rng": rng,
-        **st,
-    }
-    save_checkpoint(path, state, config)
+@dataclass
+class TrainState:
+    """Everything a checkpoint saves and a resumed run restores, as one object.
+
+    The stateful objects (model, optimizers, the batch-order generator) plus the counters
+    of model selection and early stopping, the per-epoch history and the best weights.
+    """
+
+    model: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    gen: torch.Generator
+    epoch: int = 0
+    best_map: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_model: dict[str, torch.Tensor] | None = None
+
+    COUNTERS = ("epoch", "best_map", "best_epoch", "bad_epochs", "history", "best_model")
+
+    def record(self, epoch: int, val: float, metrics: dict[str, float]) -> None:
+        """Book one finished epoch: selection on val mAP, early-stopping counter, history."""
+        if math.isnan(val) or val > self.best_map:
+            self.best_map, self.best_epoch, self.bad_epochs = val, epoch, 0
+            self.best_model = _cpu_state(self.model)
+        else:
+            self.bad_epochs += 1
+        self.epoch = epoch
+        self.history.append({"epoch": epoch, **metrics})
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """Plain dict of state_dicts, RNG states and counters (``torch.save``-able)."""
+        rng = {"generator": self.gen.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "model": self.model.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": None if self.opt_d is None else self.opt_d.state_dict(),
+            "rng": rng,
+            **{key: getattr(self, key) for key in self.COUNTERS},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load what :meth:`to_checkpoint` wrote (raises if it does not fit the model)."""
+        self.model.load_state_dict(state["model"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.opt_d is not None:
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.gen.set_state(state["rng"]["generator"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        for key in self.COUNTERS:
+            setattr(self, key, state[key])
 
 
-def _try_resume(
-    path: Path,
-    config: dict[str, Any],
-    model: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer | None,
-    gen: torch.Generator,
-    st: dict[str, Any],
-) -> int:
-    """Restore everything from ``path`` if its config matches; returns its epoch (0 = fresh)."""
+def try_resume(st: TrainState, path: Path, config: dict[str, Any]) -> int:
+    """Restore ``st`` from ``path`` if it belongs to this run; its epoch, or 0 (fresh start).
+
+    A checkpoint of another run is ignored (logged with the reason); an unreadable one is
+    moved aside to ``<path>.corrupt`` (logged) so it never blocks a new run.
+    """
     if not path.exists():
         return 0
-    state, old = load_checkpoint(path)
-    diff = config_differences(old, config)
-    if diff:
-        log.warning("not resuming from %s: config differs in %s; starting fresh", path, diff)
+    try:
+        state, old = load_checkpoint(path)
+    except ArtifactError as err:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        log.warning("%s; moved it to %s and starting fresh (delete it when done)", err, aside)
         return 0
-    model.load_state_dict(state["model"])
-    opt_g.load_state_dict(state["opt_g"])
-    if opt_d is not None:
-        opt_d.load_state_dict(state["opt_d"])
-    gen.set_state(state["rng"]["generator"])
-    torch.set_rng_state(state["rng"]["torch"])
-    if "cuda" in state["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    for key in st:
-        st[key] = state[key]
-    log.info(
-        "resuming from %s after epoch %d (best val mAP %.4f)", path, st["epoch"], st["best_map"]
-    )
-    return int(st["epoch"])
+    reason = resume_blocker(old, config, state)
+    if reason is not None:
+        log.warning("not resuming from %s: %s; starting fresh", path, reason)
+        return 0
+    fresh = st.to_checkpoint()
+    try:
+        st.restore(state)
+    except (KeyError, RuntimeError, ValueError) as err:
+        st.restore(fresh)
+        log.warning("not resuming from %s: it does not fit the model (%s); starting fresh",
+                    path, err)
+        return 0
+    log.info("resuming from %s after epoch %d (best val mAP %.4f)", path, st.epoch, st.best_map)
+    return st.epoch
+
+
+def resume_blocker(old: dict[str, Any], new: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """Why a checkpoint (``old`` config, saved ``state``) may not continue run ``new``.
+
+    ``None`` when a fresh run of ``new`` would have passed through exactly this state: the
+    same identity up to :data:`RUN_INDEPENDENT`, ``train.epochs`` not below the checkpoint's
+    epoch, and no earlier early stop under the new ``train.patience`` (replayed from the
+    checkpoint's val-mAP history).
+    """
+    diff = config_differences(old, new)
+    if diff:
+        return f"it belongs to another run (differs in {', '.join(diff)})"
+    epoch, epochs = int(state.get("epoch", 0)), int(new["train"]["epochs"])
+    if epoch > epochs:
+        return f"it is at epoch {epoch}, beyond this run's train.epochs = {epochs}"
+    val_maps = [float(h["val_map"]) for h in state.get("history", [])]
+    stop = _early_stop_epoch(val_maps, int(new["train"]["patience"]))
+    if stop is not None and stop < epoch:
+        return f"train.patience = {new['train']['patience']} would have stopped at epoch {stop}"
+    return None
+
+
+def _early_stop_epoch(val_maps: list[float], patience: int) -> int | None:
+    """The last epoch a run with ``patience`` trains, given its per-epoch val mAPs."""
+    best, bad = -math.inf, 0
+    for epoch, val in enumerate(val_maps, start=1):
+        if 0 < patience <= bad:
+            return epoch - 1
+        if math.isnan(val) or val > best:
+            best, bad = val, 0
+        else:
+            bad += 1
+    return None
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Dotted keys whose values differ (ignoring :data:`RESUMABLE_CHANGES`)."""
+    """Dotted keys whose values differ (ignoring :data:`RUN_INDEPENDENT`)."""
     a, b = flatten(old), flatten(new)
     keys = sorted(set(a) | set(b))
-    return [k for k in keys if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k)]
+    return [k for k in keys if k not in RUN_INDEPENDENT and a.get(k) != b.get(k)]
 
 
 # -------------------------------------------------------------------------- helpers
