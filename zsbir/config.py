@@ -2,8 +2,11 @@
 
 Every section of ``params.yaml`` maps to one frozen dataclass below. :func:`from_dict`
 builds them recursively and fails at once, naming the full dotted key, on an unknown
-key, a missing required key, or a value of the wrong type. The library never reads
-``params.yaml`` itself: stages load the YAML and hand the mapping to :func:`parse_params`.
+key, a missing required key, a value of the wrong type, or a value outside the range or
+choices declared on the field (``Annotated[int, Ge(1)]``, ``Literal[...]``, ``Matches``;
+every int/float field declares a range, which tests/test_config.py enforces). The library
+never reads ``params.yaml`` itself: stages load the YAML (``zsbir.io.read_yaml``, which
+rejects duplicated keys) and hand the mapping to :func:`parse_params`.
 """
 
 from __future__ import annotations
