@@ -9,11 +9,15 @@ sketches) at 224 px, then prints
 * the sketch->photo retrieval mAP of raw features (cosine NN) for both, and the difference.
 
 Usage: python benchmarks/bench_extract.py [--data DIR] [--classes 16] [--per-class 4]
+
+``--data`` is a sketchy-mini folder; it defaults to ``$ZSBIR_DATA_SOURCE`` (the variable
+the download stage reads), so no machine's path is written here.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +27,10 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from zsbir.config import FeaturesConfig
+from zsbir.data.fetch import SOURCE_ENV
 from zsbir.features.extract import extract_images, resolve_device, resolve_precision
 from zsbir.features.weights import build_extractor
 
-DEFAULT_DATA = Path("/work/shared/datasets/sketchy-mini")
 
 
 def pick_images(root: Path, n_classes: int, per_class: int) -> dict[str, tuple[list, list]]:
@@ -51,11 +55,15 @@ def retrieval_map(sketch: np.ndarray, s_cls: list, photo: np.ndarray, p_cls: lis
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=os.environ.get(SOURCE_ENV),
+                    help=f"sketchy-mini folder (default: ${SOURCE_ENV})")
     ap.add_argument("--classes", type=int, default=16)
     ap.add_argument("--per-class", type=int, default=4)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    if args.data is None or not Path(args.data).is_dir():
+        ap.error(f"need a sketchy-mini folder: --data DIR or ${SOURCE_ENV} (got {args.data})")
+    args.data = Path(args.data)
 
     cfg = FeaturesConfig(
         weights="onnx", image_size=224, batch_size=32, num_workers=2, device=args.device

@@ -16,11 +16,10 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
 from zsbir.experiments.grid import load_grid
 from zsbir.experiments.queue import queue, run_queue
 from zsbir.experiments.report import write_report
+from zsbir.io import read_yaml
 from zsbir.tracking import tracking_uri
 
 
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    grid = load_grid(args.grid, yaml.safe_load(Path("params.yaml").read_text()) or {})
+    grid = load_grid(args.grid, read_yaml("params.yaml") or {})
     if args.command == "list":
         for exp in grid.experiments():
             print(exp.name, " ".join(exp.set_args()))

@@ -1,4 +1,5 @@
-"""Stage `validate`: parse all of params.yaml; an unknown or ill-typed key fails here."""
+"""Stage `validate`: parse all of params.yaml; an unknown, ill-typed, out-of-range or
+duplicated key fails here, before any work."""
 
 from common import setup
 

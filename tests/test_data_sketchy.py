@@ -8,6 +8,7 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +136,51 @@ def test_download_verify_and_cache(fake: Fake, server: Served, tmp_path: Path) -
     _build(fake, tmp_path, url=server.url("/a.zip"))  # second run: served from the cache
     assert len(server.requests) == 1
     assert _leftovers(tmp_path) == ["sk"]
+
+
+def test_env_source_builds_without_data_source(
+    fake: Fake, server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grid sets no data.source: $ZSBIR_DATA_SOURCE alone selects the local copy.
+    server.files["/a.zip"] = zip_bytes(fake)
+    monkeypatch.setenv(fetch.SOURCE_ENV, str(fake.root))
+    manifest, prov = _build(fake, tmp_path, url=server.url("/a.zip"))
+    validate_manifest(manifest, tmp_path / "raw" / "sk")
+    assert prov == {"kind": "folder", "location": str(fake.root)} and server.requests == []
+
+
+def test_many_builds_download_once_into_the_env_cache(
+    fake: Fake, server: Served, tmp_path: Path
+) -> None:
+    # No source, no explicit cache: the archive lands in $ZSBIR_CACHE (the fixture's
+    # folder), downloaded by the first build only; every later build verifies the cached
+    # copy against its recorded SHA-256 and reads it (the paper grid: 48 experiments).
+    archive = zip_bytes(fake)
+    server.files["/a.zip"] = archive
+    digests = set()
+    for _ in range(3):
+        manifest, prov = _build(fake, tmp_path, url=server.url("/a.zip"))
+        digests.add(prov["archive_sha256"])
+        validate_manifest(manifest, tmp_path / "raw" / "sk")
+    assert len(server.requests) == 1 and digests == {hashlib.sha256(archive).hexdigest()}
+    cached = [p for p in (tmp_path / "cache").iterdir() if p.read_bytes() == archive]
+    assert len(cached) == 1
+    cached[0].write_bytes(archive[:-10])  # a damaged cached copy is fetched again
+    _build(fake, tmp_path, url=server.url("/a.zip"))
+    assert len(server.requests) == 2 and cached[0].read_bytes() == archive
+
+
+def test_concurrent_downloads_share_one_transfer(
+    fake: Fake, server: Served, tmp_path: Path
+) -> None:
+    # Parallel queue workers: the cache entry's lock lets one download, the others wait.
+    server.files["/a.zip"] = archive = zip_bytes(fake)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(
+            lambda _: fetch.download(server.url("/a.zip"), progress=False), range(4)
+        ))
+    assert len(server.requests) == 1
+    assert {path.read_bytes() == archive for path, _ in results} == {True}
 
 
 def test_interrupted_download_resumes_with_range(

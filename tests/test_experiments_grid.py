@@ -66,3 +66,13 @@ def test_the_committed_paper_grid_is_valid() -> None:
     grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
     assert len(grid.seeds) >= 3 and {"raw", "cvae", "cvaegan"} <= set(grid.rows)
     assert grid.tables["comparison"][-1] == "cvaegan"
+
+
+def test_paper_grid_and_readme_carry_no_machine_path() -> None:
+    # The grid runs from any fresh clone: data comes from $ZSBIR_DATA_SOURCE or the cache.
+    grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
+    keys = {key for exp in grid.experiments() for key, _ in exp.overrides}
+    assert "data.dataset" in keys and not any(k.startswith("data.source") for k in keys)
+    for text in ((REPO / "experiments" / "paper.yaml").read_text(),
+                 (REPO / "README.md").read_text()):
+        assert "shared/datasets" not in text and "data.source=" not in text

@@ -2,23 +2,51 @@
 
 Every section of ``params.yaml`` maps to one frozen dataclass below. :func:`from_dict`
 builds them recursively and fails at once, naming the full dotted key, on an unknown
-key, a missing required key, or a value of the wrong type. The library never reads
-``params.yaml`` itself: stages load the YAML and hand the mapping to :func:`parse_params`.
+key, a missing required key, a value of the wrong type, or a value outside the range or
+choices declared on the field (``Annotated[int, Ge(1)]``, ``Literal[...]``, ``Matches``;
+every int/float field declares a range, which tests/test_config.py enforces). The library
+never reads ``params.yaml`` itself: stages load the YAML (``zsbir.io.read_yaml``, which
+rejects duplicated keys) and hand the mapping to :func:`parse_params`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
+
+from annotated_types import Ge, Gt, Le, Lt
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A params key is unknown, missing or of the wrong type; the message names it."""
+    """A params key is unknown, missing, ill-typed or out of range; the message names it."""
+
+
+@dataclass(frozen=True)
+class Matches:
+    """String constraint: the whole value matches ``regex``; ``allowed`` words it for people."""
+
+    regex: str
+    allowed: str
+
+
+# Value ranges, declared on the fields as ``Annotated[<type>, <constraints>...]`` with the
+# constraint types of ``annotated_types`` (pydantic's vocabulary): :func:`from_dict` checks
+# them. Every int/float field must carry at least one bound (tests/test_config.py checks).
+Size = Annotated[int, Ge(1)]  # dimensions, counts of items, epochs, batch sizes
+Count = Annotated[int, Ge(0)]  # 0 allowed (patience, workers, threads, figures: 0 = off/none)
+Weight = Annotated[float, Ge(0)]  # loss weights: 0 switches a term off
+Rate = Annotated[float, Gt(0)]  # learning rates
+Beta = Annotated[float, Ge(0), Lt(1)]  # Adam betas
+Fraction = Annotated[float, Gt(0), Lt(1)]  # a strict share of a set
+Probability = Annotated[float, Ge(0), Lt(1)]  # dropout
+Device = Annotated[str, Matches(r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:<index>")]
 
 
 # ----------------------------------------------------------------------------- data
@@ -26,10 +54,10 @@ class ConfigError(ValueError):
 class SyntheticConfig:
     """Size of the procedural built-in dataset (``zsbir.data.synthetic``)."""
 
-    n_classes: int = 24
-    photos_per_class: int = 24
-    sketches_per_photo: int = 1
-    image_size: int = 128
+    n_classes: Annotated[int, Ge(2)] = 24  # seen and unseen classes need one each
+    photos_per_class: Size = 24
+    sketches_per_photo: Size = 1
+    image_size: Annotated[int, Ge(32)] = 128
 
 
 @dataclass(frozen=True)
@@ -80,13 +108,13 @@ class SplitConfig:
         "auto", "sketchy-21", "sketchy-25", "tuberlin-30", "quickdraw-30"
     ] = "auto"
     # method 'random': this many unseen classes, drawn with the run's seed.
-    n_unseen: int = 30
+    n_unseen: Size = 30
     # WordNet relations to an ImageNet-1K synset that make a class "seen" (in ImageNet).
     overlap_relations: tuple[Literal["exact", "hypernym", "hyponym"], ...] = ("exact", "hyponym")
     # Hypernym/hyponym relations count only within this many WordNet hops.
-    max_hops: int = 3
+    max_hops: Count = 3
     # Fraction of each seen class's photo instances (with their sketches) held out as val.
-    val_fraction: float = 0.15
+    val_fraction: Fraction = 0.15
     # Class semantic vectors x_sem: sentence embedding of the class name (minilm),
     # WordNet-hierarchy vector of its synset (wordnet), or none (zeros).
     semantic: Literal["minilm", "wordnet", "none"] = "minilm"
@@ -106,11 +134,11 @@ class FeaturesConfig:
     )
     # L2-normalise each layer's vector before concatenating (the layers' scales differ ~60x).
     normalize_layers: bool = True
-    image_size: int = 224
-    batch_size: int = 32
-    num_workers: int = 2
+    image_size: Annotated[int, Ge(32)] = 224  # VGG-16 pools 5 times by 2
+    batch_size: Size = 32
+    num_workers: Count = 2
     precision: Literal["fp32", "bf16"] = "bf16"
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     skip_unreadable: bool = False
 
 
@@ -119,7 +147,7 @@ class PCAConfig:
     """PCA on the concatenated features, fitted on seen-class train items only."""
 
     enabled: bool = True
-    dim: int = 256
+    dim: Size = 256
     whiten: bool = False
     fit_on: Literal["joint", "per_domain"] = "joint"
 
@@ -130,10 +158,10 @@ class ModelConfig:
     """Architecture of the retrieval model (``model.name`` selects it)."""
 
     name: Literal["raw", "cvae", "cvaegan"] = "cvaegan"
-    z_structure: int = 64
-    z_appearance: int = 32
-    hidden: int = 512
-    dropout: float = 0.3
+    z_structure: Size = 64
+    z_appearance: Size = 32
+    hidden: Size = 512
+    dropout: Probability = 0.3
     appearance: bool = True  # False removes E_a^img and z_a (ablation)
     parallel: bool = True  # False keeps only cVAE-GAN B (one cVAE-GAN; ablation)
     disc_condition: Literal["structure", "paired"] = "structure"
@@ -144,14 +172,14 @@ class ModelConfig:
 class LossConfig:
     """Weights of the objective's terms; 0 switches a term off."""
 
-    recon_weight: float = 1.0
-    cross_recon_weight: float = 1.0
-    kl_weight: float = 0.05
-    adv_weight: float = 0.05
+    recon_weight: Weight = 1.0
+    cross_recon_weight: Weight = 1.0
+    kl_weight: Weight = 0.05
+    adv_weight: Weight = 0.05
     adversarial: Literal["lsgan", "nonsaturating"] = "lsgan"
-    semantic_weight: float = 20.0
-    align_weight: float = 1.0
-    ortho_weight: float = 0.0
+    semantic_weight: Weight = 20.0
+    align_weight: Weight = 1.0
+    ortho_weight: Weight = 0.0
 
 
 @dataclass(frozen=True)
@@ -159,18 +187,18 @@ class TrainConfig:
     """Optimisation, pairing, model selection on the seen-class val split."""
 
     # sketchy-mini: val mAP still rises after epoch 40 (best epochs 43-69 over seeds).
-    epochs: int = 80
-    batch_size: int = 128
-    lr_g: float = 2e-3
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    epochs: Size = 80
+    batch_size: Size = 128
+    lr_g: Rate = 2e-3
+    lr_d: Rate = 2e-4
+    beta1: Beta = 0.5
+    beta2: Beta = 0.999
     pairing: Literal["instance", "class"] = "instance"
-    patience: int = 15
-    device: str = "auto"
+    patience: Count = 15
+    device: Device = "auto"
     # torch CPU threads while training; 0 = torch's default. Small MLPs on a shared CPU
     # run fastest on one thread (no OpenMP oversubscription).
-    threads: int = 1
+    threads: Count = 1
 
 
 @dataclass(frozen=True)
@@ -178,11 +206,11 @@ class EvalConfig:
     """How embeddings are built and scored."""
 
     space: Literal["structure", "photo"] = "structure"
-    n_samples: int = 10
+    n_samples: Size = 10
     generalized: bool = False
-    chunk_size: int = 1024
-    n_figure_queries: int = 6
-    n_case_classes: int = 3  # best/worst classes and failure queries in the case figures
+    chunk_size: Size = 1024
+    n_figure_queries: Count = 6
+    n_case_classes: Count = 3  # best/worst classes and failure queries in the case figures
     tsne: bool = True
 
 
@@ -190,7 +218,7 @@ class EvalConfig:
 class Params:
     """The whole of ``params.yaml``."""
 
-    seed: int = 0
+    seed: Count = 0
     # Label of the experiment-grid row a run belongs to (scripts/experiments.py sets it):
     # tags the MLflow run and keys the paper tables; it changes no computation.
     ablation: str = "none"
@@ -208,7 +236,8 @@ class Params:
 def parse_params(raw: Mapping[str, Any]) -> Params:
     """Build :class:`Params` from the mapping loaded from ``params.yaml``.
 
-    Every key must be known; omitted keys take the dataclass default.
+    Every key must be known; omitted keys take the dataclass default; every value must
+    have its field's type and lie in the range (or match the choices) declared on it.
     """
     return from_dict(Params, raw)
 
@@ -219,7 +248,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") ->
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"params key '{prefix or '<root>'}' must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -265,8 +294,54 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+def constraints(tp: Any) -> tuple[Any, ...]:
+    """The constraints declared on a field type: ``Annotated[int, Ge(1)]`` → ``(Ge(1),)``."""
+    if get_origin(tp) is Annotated:
+        return tuple(tp.__metadata__)
+    if get_origin(tp) in (Union, types.UnionType):
+        return tuple(c for arg in get_args(tp) for c in constraints(arg))
+    return ()
+
+
+def describe(checks: tuple[Any, ...]) -> str:
+    """What ``checks`` allow, in words: ``(Ge(0), Lt(1))`` → ``'>= 0 and < 1'``."""
+    words = []
+    for check in checks:
+        if isinstance(check, Matches):
+            words.append(f"one of {check.allowed}")
+        for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if isinstance(check, (Ge, Gt, Le, Lt)) and hasattr(check, attr):
+                words.append(f"{op} {getattr(check, attr)}")
+    return " and ".join(words)
+
+
+def _check(checks: tuple[Any, ...], value: Any, key: str) -> None:
+    """Raise :class:`ConfigError` naming ``key``, ``value`` and the range unless all hold."""
+    ok = all(_holds(check, value) for check in checks)
+    if not ok:
+        raise ConfigError(f"params key '{key}' must be {describe(checks)}, got {value!r}")
+
+
+def _holds(check: Any, value: Any) -> bool:
+    if isinstance(check, Ge):
+        return bool(value >= check.ge)
+    if isinstance(check, Gt):
+        return bool(value > check.gt)
+    if isinstance(check, Le):
+        return bool(value <= check.le)
+    if isinstance(check, Lt):
+        return bool(value < check.lt)
+    if isinstance(check, Matches):
+        return re.fullmatch(check.regex, value) is not None
+    raise ConfigError(f"unsupported constraint {check!r}")  # pragma: no cover
+
+
 def _coerce(tp: Any, value: Any, key: str) -> Any:
     origin = get_origin(tp)
+    if origin is Annotated:
+        checked = _coerce(tp.__origin__, value, key)
+        _check(tuple(tp.__metadata__), checked, key)
+        return checked
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)  # type: ignore[arg-type]
     if origin in (Union, types.UnionType):
@@ -300,6 +375,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"params key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"params key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

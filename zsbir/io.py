@@ -1,4 +1,4 @@
-"""All file I/O of artifacts: Parquet tables, vector tables, JSON, checkpoints.
+"""All file I/O of artifacts: Parquet tables, vector tables, JSON, YAML, checkpoints.
 
 Every write is atomic: the content goes to a temporary file in the destination's
 directory and is renamed over the target only once complete, so a crash never leaves a
@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
+
+from zsbir.config import ConfigError
 
 VECTOR_COLUMN = "vector"
 
@@ -146,6 +149,43 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     _require(path)
     return json.loads(Path(path).read_text())
+
+
+# ------------------------------------------------------------------------------ yaml
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """Load a YAML file (safe subset); a key given twice in one mapping is an error.
+
+    PyYAML silently keeps the last of duplicated keys; here :class:`ConfigError` names the
+    file, the dotted key and both line numbers instead, at any depth.
+    """
+    _require(path)
+    text = Path(path).read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if node is not None:
+        _check_unique_keys(node, "", path)
+    return yaml.safe_load(text)
+
+
+def _check_unique_keys(node: yaml.Node, prefix: str, path: str | os.PathLike[str]) -> None:
+    """Walk the composed YAML tree; raise on the first mapping key that appears twice."""
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique_keys(item, f"{prefix}[{i}]", path)
+    elif isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            dotted = f"{prefix}.{name}" if prefix else name
+            line = key_node.start_mark.line + 1
+            if name in lines:
+                raise ConfigError(
+                    f"{path}: key '{dotted}' is given twice (lines {lines[name]} and {line})"
+                )
+            lines[name] = line
+            _check_unique_keys(value_node, dotted, path)
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:

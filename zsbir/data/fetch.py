@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import pooch
 import requests
+from filelock import FileLock
 from PIL import Image
 from tqdm import tqdm
 
@@ -226,7 +227,16 @@ def download(
     cache = Path(cache) if cache is not None else cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     fname = fname or pooch.utils.unique_file_name(url)
-    url = gdrive.drive_url(url)
+    # Parallel experiments (``dvc queue start -j N``) share the cache: one downloads, the
+    # others wait for it and then find the verified copy.
+    with FileLock(str(cache / f"{fname}.lock")):
+        return _download_locked(gdrive.drive_url(url), cache, fname, retries, retry_wait, progress)
+
+
+def _download_locked(
+    url: str, cache: Path, fname: str, retries: int, retry_wait: float, progress: bool
+) -> tuple[Path, str]:
+    """:func:`download`'s body, run while holding the cache entry's lock."""
     record = cache / f"{fname}.sha256"
     known = record.read_text().strip() if record.is_file() else None
     downloader = ResumableDownloader(

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from zsbir.config import ConfigError, parse_params
+from zsbir.io import read_yaml
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _GRID_KEYS = {"name", "seeds", "base", "rows", "tables"}
@@ -75,7 +74,7 @@ class Grid:
 
 def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
     """Read and validate the grid file ``path`` against the ``params`` dict (params.yaml)."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    raw = read_yaml(path) or {}
     where = f"grid file {path}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping")
