@@ -58,7 +58,8 @@ def test_combined_terms_sum_to_total() -> None:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("toy")
-    make_toy_dataset(n_seen=8, n_unseen=4, photos_per_class=12, dim=16, sem_dim=8, seed=1).write(root)
+    toy = make_toy_dataset(n_seen=8, n_unseen=4, photos_per_class=12, dim=16, sem_dim=8, seed=1)
+    toy.write(root)
     return root
 
 
@@ -133,6 +134,7 @@ def test_deterministic_with_the_same_seed(root: Path, tmp_path: Path) -> None:
     model = ModelConfig(name="twotower", hidden=16, embed_dim=4)
     maps = []
     for run in ("a", "b"):
-        paths = FitPaths(tmp_path / run / "m.pt", tmp_path / run / "c/last.pt", tmp_path / run / "h.csv")
+        d = tmp_path / run
+        paths = FitPaths(d / "m.pt", d / "c/last.pt", d / "h.csv")
         maps.append(fit(_data(root), model, LossConfig(), train, EvalConfig(), 3, paths).history)
     assert maps[0] == [{**h, "seconds": maps[0][i]["seconds"]} for i, h in enumerate(maps[1])]

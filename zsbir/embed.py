@@ -2,8 +2,8 @@
 
 Queries are the test sketches (unseen classes); the gallery holds the test photos and,
 with ``eval.generalized: true`` (or ``eval.also_generalized: true``), also the seen-class
-**val** photos as distractors (``seen = True``). The space depends on the model: ``raw`` keeps the PCA features;
-``cvae`` maps sketches to generated photo features (mean over ``eval.n_samples`` draws of
+**val** photos as distractors (``seen = True``). The space depends on the model: ``raw``
+keeps the PCA features; ``cvae`` maps sketches to generated photo features (mean over ``eval.n_samples`` draws of
 z ~ N(0, I)) against real photo features; ``cvaegan`` uses mu(z_s) of E^ske / E_s^img
 (``eval.space: structure``) or G^img(mu^ske, z_a ~ N(0, I)) averaged over samples
 against real photo features (``eval.space: photo``); ``twotower`` uses its shared tower
