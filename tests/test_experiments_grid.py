@@ -91,6 +91,10 @@ def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) ->
     assert "train.lr_g" not in exps["g-cv-s0"]  # cvae not tuned yet: runs untuned
     assert "train.lr_g" not in exps["g-plain-s0"] and "tuned" not in exps["g-tt-s2"]
     assert set(grid.tuned) == {"tt"} and grid.tuned["tt"].n_trials == 3
+    from zsbir.experiments.report import caption
+
+    text = caption(grid, "t")
+    assert "seen-class val mAP only: tt (3 trials x 2 epochs);" in text and "cv (" not in text
     (tmp_path / "tuned.yaml").write_text(
         "twotower: {n_trials: 3, epochs: 2, seed: 0, val_map: 0.5, data: abc,\n"
         "  params: {train.lr_gg: 0.01}}\n"
