@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zsbir-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test lock bench gate relog wordnet grid tables paper
+.PHONY: setup repro test lock bench gate relog wordnet grid tables paper tune tune-all
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -51,6 +51,19 @@ tables: setup
 	python scripts/experiments.py tables $(GRID)
 
 paper: grid tables
+
+# Equal hyperparameter tuning (README, "Baselines, tuning, significance"): Optuna on
+# seen-class val mAP only, on the built data/pca (dvc repro pca); best params ->
+# experiments/tuned.yaml. Every model gets the same TRIALS and EPOCHS.
+MODEL  ?= cvaegan
+TRIALS ?= 20
+EPOCHS ?= 40
+MODELS ?= raw semantic-regression twotower cvae cvaegan
+tune: setup
+	python scripts/tune.py --model $(MODEL) --trials $(TRIALS) --epochs $(EPOCHS)
+
+tune-all: setup
+	for m in $(MODELS); do python scripts/tune.py --model $$m --trials $(TRIALS) --epochs $(EPOCHS) || exit 1; done
 
 # Full WordNet 3.0 (Debian packages + nltk folder .nltk_data/): only for name lookups
 # of classes without a WordNet id and for regenerating the committed ImageNet table.

@@ -110,6 +110,25 @@ def test_generalized_gallery_adds_seen_photos_and_tsne_can_be_off(workspace) -> 
     assert not any(png.exists() for png in paths.figure_files)
 
 
+def test_also_generalized_scores_both_settings_from_the_same_embeddings(workspace) -> None:
+    paths, sketches, photos = workspace
+    cfg = EvalConfig(also_generalized=True, n_figure_queries=0, n_case_classes=0, tsne=False)
+    metrics = evaluate(paths, cfg, seed=0).metrics
+    assert set(metrics) == KEYS | {f"gzs_{k}" for k in
+                                   ("map_all", "map_200", "map_200_norm", "p_100", "p_200",
+                                    "n_gallery")}
+    standard = _reference(sketches, photos[~photos["seen"]])
+    generalized = _reference(sketches, photos)
+    assert metrics["map_all"] == pytest.approx(standard["ap"].mean(), abs=1e-6)
+    assert metrics["n_gallery"] == 18 and metrics["gzs_n_gallery"] == 30
+    assert metrics["gzs_map_all"] == pytest.approx(generalized["ap"].mean(), abs=1e-6)
+    per_class = pd.read_csv(paths.per_class)
+    np.testing.assert_allclose(per_class["ap"], standard.groupby("class")["ap"].mean(),
+                               atol=1e-6)
+    np.testing.assert_allclose(per_class["ap_gzs"], generalized.groupby("class")["ap"].mean(),
+                               atol=1e-6)
+
+
 def test_missing_image_fails_before_anything_is_written(workspace) -> None:
     paths, _, _ = workspace
     (paths.image_root / "sketch" / "ant" / "00.png").unlink()

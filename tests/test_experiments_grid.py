@@ -64,8 +64,44 @@ def test_apply_overrides_is_a_deep_copy() -> None:
 
 def test_the_committed_paper_grid_is_valid() -> None:
     grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
-    assert len(grid.seeds) >= 3 and {"raw", "cvae", "cvaegan"} <= set(grid.rows)
-    assert grid.tables["comparison"][-1] == "cvaegan"
+    comparison = ["cvaegan", "raw", "semantic-regression", "twotower", "cvae"]
+    assert len(grid.seeds) >= 3 and list(grid.tables["comparison"]) == comparison
+    assert all(grid.seeds_of(row) == (0, 1, 2, 3, 4) for row in comparison)
+    names = {e.name for e in grid.experiments()}
+    assert "paper-twotower-s4" in names and "paper-no-kl-s4" not in names
+    assert all(dict(e.overrides)["eval.also_generalized"] for e in grid.experiments())
+
+
+def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) -> None:
+    (tmp_path / "tuned.yaml").write_text(
+        "twotower: {n_trials: 3, epochs: 2, seed: 0, val_map: 0.5, data: abc,\n"
+        "  params: {train.lr_g: 0.01, model.hidden: 64}}\n"
+    )
+    (tmp_path / "g.yaml").write_text(
+        "name: g\nseeds: [0]\nbase: {train.epochs: 5}\nrows:\n"
+        "  tt: {model.name: twotower, tuned: true, model.hidden: 32, seeds: [1, 2]}\n"
+        "  cv: {model.name: cvae, tuned: true}\n"
+        "  plain: {model.name: twotower}\n"
+        "tables: {t: [tt, cv, plain]}\n"
+    )
+    grid = load_grid(tmp_path / "g.yaml", PARAMS)
+    exps = {e.name: dict(e.overrides) for e in grid.experiments()}
+    assert set(exps) == {"g-tt-s1", "g-tt-s2", "g-cv-s0", "g-plain-s0"}
+    assert exps["g-tt-s1"]["train.lr_g"] == 0.01 and exps["g-tt-s1"]["model.hidden"] == 32
+    assert "train.lr_g" not in exps["g-cv-s0"]  # cvae not tuned yet: runs untuned
+    assert "train.lr_g" not in exps["g-plain-s0"] and "tuned" not in exps["g-tt-s2"]
+    assert set(grid.tuned) == {"tt"} and grid.tuned["tt"].n_trials == 3
+    from zsbir.experiments.report import caption
+
+    text = caption(grid, "t")
+    assert "seen-class val mAP only: tt (3 trials x 2 epochs);" in text and "cv (" not in text
+    (tmp_path / "tuned.yaml").write_text(
+        "twotower: {n_trials: 3, epochs: 2, seed: 0, val_map: 0.5, data: abc,\n"
+        "  params: {train.lr_gg: 0.01}}\n"
+    )
+    with pytest.raises(ConfigError, match="row 'tt'.*train.lr_gg"):
+        load_grid(tmp_path / "g.yaml", PARAMS)
+
 
 
 def test_paper_grid_and_readme_carry_no_machine_path() -> None:

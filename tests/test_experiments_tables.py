@@ -22,8 +22,24 @@ GRID = """name: fake
 seeds: [0, 1, 2]
 base: {data.dataset: synthetic}
 rows: {raw: {model.name: raw}, cvae: {model.name: cvae}, ours: {}}
-tables: {comparison: [raw, cvae, ours], ablation: [ours, cvae]}
+tables: {comparison: [ours, raw, cvae], ablation: [ours, cvae]}
 """
+CLASSES = [f"c{k}" for k in range(6)]
+
+
+def _class_ap(row: str, seed: int) -> list[float]:
+    """ours beats raw on all 6 classes (exact sign-flip p = 2/64); cvae ties raw on average."""
+    if row == "ours":
+        return [0.3 + 0.01 * seed] * 6
+    if row == "cvae":
+        return [0.1 + (0.05 if k % 2 else -0.05) for k in range(6)]
+    return [0.1] * 6
+
+
+def _per_class() -> pd.DataFrame:
+    return pd.DataFrame([{"row": r, "seed": s, "class": c, "ap": ap, "ap_gzs": ap / 2}
+                         for r in VALUES for s in range(3)
+                         for c, ap in zip(CLASSES, _class_ap(r, s))])
 
 
 def _results() -> pd.DataFrame:
@@ -46,7 +62,7 @@ def test_markdown_and_latex_content() -> None:
     md = markdown_table(table, "Comparison.")
     assert "Mean ± sample std over 3 seeds; best in bold." in md
     assert "| `ours` | **0.300 ± 0.030** | **0.150 ± 0.015** |" in md
-    assert "| `raw` | 0.120 ± 0.020 |" in md and "| +0.180 | 3 |" in md
+    assert "| `raw` | 0.120 ± 0.020 |" in md and "| +0.180 | [0.225, 0.375] | – | 3 |" in md
     tex = latex_table(table, "Comparison.", "tab:cmp")
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert r"ours & \textbf{0.300 $\pm$ 0.030} & \textbf{0.150 $\pm$ 0.015}" in tex
@@ -60,8 +76,38 @@ def test_ties_are_all_bold_and_single_seed_has_no_std() -> None:
         {"row": "b", "seed": 0, "map_all": 0.5, "p_100": 0.2, "map_200": 0.1, "p_200": 0.1},
     ])
     md = markdown_table(summarise(results, ["a", "b"]), "T.")
-    assert "| `a` | **0.500** | 0.100 | **0.100** | **0.100** | – | 1 |" in md
+    assert "| `a` | **0.500** | 0.100 | **0.100** | **0.100** | – | – | – | 1 |" in md
     assert "over 1 seeds" in md
+
+
+def test_p_values_ci_dagger_and_generalized_group() -> None:
+    results = _results()
+    results["gzs_map_all"] = results["map_all"] / 2
+    for m in ("p_100", "map_200", "p_200"):
+        results[f"gzs_{m}"] = results[m] / 2
+    table = summarise(results, ["raw", "ours", "cvae"], _per_class())
+    p = dict(zip(table["row"], table["p_value"]))
+    assert np.isnan(p["raw"]) and p["ours"] == pytest.approx(2 / 64) and p["cvae"] == 1.0
+    assert dict(zip(table["row"], table["gzs_p_value"]))["ours"] == pytest.approx(2 / 64)
+    low, high = table.loc[1, ["ci95_low", "ci95_high"]]
+    half = 4.302652729911275 * np.std(VALUES["ours"], ddof=1) / np.sqrt(3)  # t_{0.975, 2}
+    assert (low, high) == pytest.approx((0.30 - half, 0.30 + half))
+    assert table.loc[1, "gzs_ci95_low"] == pytest.approx((0.30 - half) / 2)
+    md = markdown_table(table, "C.")
+    assert "| `ours`† |" in md and "| `cvae` |" in md and "| 0.031 |" in md
+    assert "GZS mAP@all" in md and "p vs raw" in md and "unadjusted" in md
+    tex = latex_table(table, "C.", "tab:c")
+    assert r"ours$^\dagger$ &" in tex and r"\multicolumn{7}{c}{Generalized ZS-SBIR}" in tex
+    assert r"\cmidrule(lr){2-8} \cmidrule(lr){10-16}" in tex
+    csv = pd.read_csv(__import__("io").StringIO(table.to_csv(index=False)))
+    assert {"p_value", "ci95_low", "ci95_high", "gzs_p_value"} <= set(csv.columns)
+
+
+def test_no_generalized_results_no_second_group() -> None:
+    table = summarise(_results(), ["raw", "ours"])
+    assert "GZS" not in markdown_table(table, "C.") and "multicolumn" not in latex_table(
+        table, "C.", "t")
+    assert np.isnan(table["p_value"]).all()  # no per-class AP: no p-values
 
 
 @pytest.fixture()
@@ -77,6 +123,10 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     figure.write_bytes(b"\x89PNG fake")
 
     def log_run(row: str, seed: int, value: float | None) -> None:
+        per_class = tmp_path / "plots" / "per_class_ap.csv"
+        per_class.parent.mkdir(exist_ok=True)
+        pd.DataFrame({"class": CLASSES, "ap": _class_ap(row, seed), "n_queries": 3}).to_csv(
+            per_class, index=False)
         with mlflow.start_run():
             mlflow.set_tags({"dvc_exp_name": f"fake-{row}-s{seed}", "ablation": row,
                              "mlflow.source.git.commit": "abc"})
@@ -84,6 +134,7 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
                 mlflow.set_tag("stage.evaluate", "done")
                 mlflow.log_metrics({"eval.map_all": value, "eval.p_100": value / 2,
                                     "eval.map_200": value / 4, "eval.p_200": value / 8})
+                mlflow.log_artifact(str(per_class), artifact_path="evaluate/plots")
             if row == "ours" and seed == 0:
                 mlflow.log_artifact(str(figure), artifact_path="evaluate/reports/figures")
         time.sleep(0.01)  # distinct start times
@@ -109,7 +160,11 @@ def test_tables_command_end_to_end(fake_store: tuple[Path, dict[str, str]]) -> N
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 9 and results["map_all"].max() == pytest.approx(0.33)
     md = (out / "comparison.md").read_text()
-    assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae` | 0.220 ± 0.035 |" in md
+    assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae`† | 0.220 ± 0.035 |" in md
+    summary = pd.read_csv(out / "comparison.csv").set_index("row")
+    assert summary.loc["raw", "p_value"] == pytest.approx(2 / 64)  # vs the reference, ours
+    assert summary.loc["cvae", "p_value"] == pytest.approx(2 / 64)  # 0.15/0.05 vs 0.3: all <
+    assert len(pd.read_csv(out / "per_class.csv")) == 9 * 6
     assert "Δ mAP@all vs ours" in (out / "ablation.md").read_text()
     assert r"\begin{tabular}" in (out / "ablation.tex").read_text()
     assert "## comparison" in proc.stdout and "## ablation" in proc.stdout

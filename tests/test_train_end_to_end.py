@@ -63,10 +63,10 @@ def test_train_then_embed_test_items(
     assert np.array_equal(again["sketch"][1], emb["sketch"][1])  # seeded sampling
 
 
-def test_generalized_gallery_adds_seen_val_photos(root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ev", [EvalConfig(generalized=True), EvalConfig(also_generalized=True)])
+def test_generalized_gallery_adds_seen_val_photos(root: Path, tmp_path: Path, ev) -> None:
     paths = FitPaths(tmp_path / "model.pt", tmp_path / "ckpt/last.pt", tmp_path / "h.csv")
     fit(_data(root), ModelConfig(name="raw"), LossConfig(), TRAIN, EvalConfig(), 0, paths)
-    ev = EvalConfig(generalized=True)
     meta, _ = build_embeddings(paths.model, root / "data/pca", root / "data/split.parquet", ev, 0)[
         "photo"
     ]

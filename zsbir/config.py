@@ -157,7 +157,7 @@ class PCAConfig:
 class ModelConfig:
     """Architecture of the retrieval model (``model.name`` selects it)."""
 
-    name: Literal["raw", "cvae", "cvaegan"] = "cvaegan"
+    name: Literal["raw", "cvae", "cvaegan", "twotower", "semantic-regression"] = "cvaegan"
     z_structure: Size = 64
     z_appearance: Size = 32
     hidden: Size = 512
@@ -166,6 +166,13 @@ class ModelConfig:
     parallel: bool = True  # False keeps only cVAE-GAN B (one cVAE-GAN; ablation)
     disc_condition: Literal["structure", "paired"] = "structure"
     semantic_on: Literal["structure", "generated", "both"] = "structure"
+    # twotower: width of the shared photo/sketch space (cosine softmax over seen classes).
+    embed_dim: Size = 128
+    # twotower class weights: free parameters (learned) or a linear projection of the
+    # fixed class semantic vectors x_sem (semantic; DeViSE / ESZSL family).
+    twotower_classifier: Literal["learned", "semantic"] = "learned"
+    # semantic-regression: photo/sketch -> x_sem by a two-layer MLP or one linear map.
+    regression_head: Literal["mlp", "linear"] = "mlp"
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,10 @@ class LossConfig:
     semantic_weight: Weight = 20.0
     align_weight: Weight = 1.0
     ortho_weight: Weight = 0.0
+    # twotower: scale s of the cosine-softmax logits s * cos(f(x), w_c) (1 / temperature).
+    cosine_scale: Rate = 16.0
+    # semantic-regression: distance between predicted and true x_sem.
+    regression_loss: Literal["mse", "cosine"] = "cosine"
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,10 @@ class EvalConfig:
     n_figure_queries: Count = 6
     n_case_classes: Count = 3  # best/worst classes and failure queries in the case figures
     tsne: bool = True
+    # With generalized: false, also score the generalized setting (gallery + seen-class
+    # val photos) from the same embeddings: eval.json gains gzs_* keys and per_class_ap.csv
+    # an ap_gzs column. The embed stage then also embeds the seen-class val photos.
+    also_generalized: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Retrieval embeddings of the test items (stage ``embed``).
 
 Queries are the test sketches (unseen classes); the gallery holds the test photos and,
-with ``eval.generalized: true``, also the seen-class **val** photos as distractors
-(``seen = True``). The space depends on the model: ``raw`` keeps the PCA features;
-``cvae`` maps sketches to generated photo features (mean over ``eval.n_samples`` draws of
+with ``eval.generalized: true`` (or ``eval.also_generalized: true``), also the seen-class
+**val** photos as distractors (``seen = True``). The space depends on the model: ``raw``
+keeps the PCA features; ``cvae`` maps sketches to generated photo features (mean over ``eval.n_samples`` draws of
 z ~ N(0, I)) against real photo features; ``cvaegan`` uses mu(z_s) of E^ske / E_s^img
 (``eval.space: structure``) or G^img(mu^ske, z_a ~ N(0, I)) averaged over samples
-against real photo features (``eval.space: photo``).
+against real photo features (``eval.space: photo``); ``twotower`` uses its shared tower
+space and ``semantic-regression`` the predicted class semantic vectors (``eval.space``
+unused for both).
 """
 
 from __future__ import annotations
@@ -53,10 +55,14 @@ def build_embeddings(
     space = eval_cfg.space
     if config["model"]["name"] == "cvae" and space == "structure":
         log.info("cvae has no structure space: sketches -> generated photo features")
+    if config["model"]["name"] in ("twotower", "semantic-regression"):
+        log.info("%s embeds into its own retrieval space (eval.space unused)",
+                 config["model"]["name"])
     gen = torch.Generator().manual_seed(derive(seed, "embed"))
     out: Embeddings = {}
     for domain in ("sketch", "photo"):
-        items = select_items(split, domain, eval_cfg.generalized)
+        both = eval_cfg.generalized or eval_cfg.also_generalized
+        items = select_items(split, domain, both)
         if items.empty:
             raise ArtifactError(f"{split_path}: no test {domain} items to embed")
         meta, x = read_vectors(Path(pca_dir) / f"{domain}.parquet")

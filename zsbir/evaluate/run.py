@@ -86,6 +86,9 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     curve CSVs, ``retrieval.png`` (when ``cfg.n_figure_queries > 0``), the case studies
     ``cases_best_worst.png`` and ``cases_failures.png`` (when ``cfg.n_case_classes > 0``;
     :mod:`zsbir.evaluate.cases`) and ``tsne.png`` (when ``cfg.tsne``; seeded by ``seed``).
+    With ``cfg.also_generalized`` (and ``generalized: false``) the same queries are also
+    scored against the generalized gallery (+ seen-class photos): ``gzs_*`` metrics and
+    an ``ap_gzs`` per-class column.
     Metric definitions: :mod:`zsbir.evaluate.metrics`.
     """
     data = load_retrieval_set(paths.sketch, paths.photo, cfg.generalized)
@@ -101,6 +104,10 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
         "n_gallery": len(data.gallery),
         "n_classes": int(len(np.unique(q_classes))),
     }
+    per_class = per_class_ap(scores.ap, q_classes)
+    if cfg.also_generalized and not cfg.generalized:
+        gzs_metrics, per_class["ap_gzs"] = _generalized(paths, cfg, per_class)
+        metrics.update(gzs_metrics)
     log.info("metrics: %s", metrics)
     figures: dict[Path, Figure] = {}
     if cfg.n_figure_queries > 0 or cfg.n_case_classes > 0:
@@ -120,7 +127,7 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
         figures[paths.tsne_png] = _tsne(data, seed)
 
     write_json(metrics, paths.metrics)
-    _write_csv(per_class_ap(scores.ap, q_classes), paths.per_class)
+    _write_csv(per_class, paths.per_class)
     _write_csv(pr_curve_table(scores.recall_levels, scores.interpolated_precision), paths.pr_curve)
     for path, fig in figures.items():
         save_figure(fig, path)
@@ -129,6 +136,24 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
             stale.unlink()  # switched off by config: do not leave an old figure behind
     artifacts = (paths.metrics, paths.per_class, paths.pr_curve, *figures)
     return EvalResult(metrics=metrics, artifacts=tuple(artifacts))
+
+
+def _generalized(
+    paths: EvalPaths, cfg: EvalConfig, per_class: pd.DataFrame
+) -> tuple[dict[str, float], np.ndarray]:
+    """``gzs_*`` metrics and per-class AP (aligned with ``per_class``) of the generalized task."""
+    data = load_retrieval_set(paths.sketch, paths.photo, True)
+    q_classes = data.query_meta["class"].to_numpy()
+    scores = retrieval_metrics(
+        data.queries, q_classes, data.gallery, data.gallery_meta["class"].to_numpy(),
+        chunk_size=cfg.chunk_size,
+    )
+    table = per_class_ap(scores.ap, q_classes)
+    if not table["class"].equals(per_class["class"]):  # pragma: no cover - same queries
+        raise RuntimeError("generalized and standard query classes differ")
+    metrics = {f"gzs_{k}": v for k, v in scores.summary().items()}
+    metrics["gzs_n_gallery"] = len(data.gallery)
+    return metrics, table["ap"].to_numpy()
 
 
 def _retrieval_grid(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -22,7 +22,11 @@ from zsbir.tracking import COMMIT_TAG, EXPERIMENT, FINAL_STAGE, is_finished
 log = logging.getLogger(__name__)
 
 METRICS = ("map_all", "p_100", "map_200", "p_200")
-RESULT_COLUMNS = ("row", "seed", "dvc_exp_name", "run_id", "git_commit", "start_time", *METRICS)
+GZS = "gzs_"  # prefix of the generalized-setting metrics (eval.also_generalized)
+RESULT_COLUMNS = ("row", "seed", "dvc_exp_name", "run_id", "git_commit", "start_time", *METRICS,
+                  *(GZS + m for m in METRICS))
+PER_CLASS_ARTIFACT = "evaluate/plots/per_class_ap.csv"  # logged by stages/evaluate.py
+PER_CLASS_COLUMNS = ("row", "seed", "class", "ap", "ap_gzs")
 
 
 def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
@@ -41,6 +45,7 @@ def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
             "run_id": run.info.run_id, "git_commit": tags.get(COMMIT_TAG, "unknown"),
             "start_time": run.info.start_time,
             **{m: float(metrics[f"eval.{m}"]) for m in METRICS},
+            **{GZS + m: float(metrics.get(f"eval.{GZS}{m}", float("nan"))) for m in METRICS},
         })
     frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
     frame = frame.sort_values("start_time").drop_duplicates(["row", "seed"], keep="last")
@@ -89,6 +94,44 @@ def grid_results(grid: Grid, tracking_uri: str) -> pd.DataFrame:
     log.info("%d finished runs of grid '%s' (of %d experiments)", len(frame), grid.name,
              len(grid.experiments()))
     return frame
+
+
+def per_class_frame(results: pd.DataFrame, read: Callable[[str], pd.DataFrame | None]
+                    ) -> pd.DataFrame:
+    """Per (row, seed, class) AP of every run of ``results`` (:data:`PER_CLASS_COLUMNS`).
+
+    ``read(run_id)`` returns that run's ``per_class_ap.csv`` (class, ap[, ap_gzs]) or None;
+    runs without it are left out (their rows get no p-value).
+    """
+    parts = []
+    for rec in results.itertuples():
+        table = read(str(rec.run_id))
+        if table is None:
+            log.warning("run %s (%s) has no per-class AP", rec.run_id, rec.dvc_exp_name)
+            continue
+        part = pd.DataFrame({"row": rec.row, "seed": rec.seed, "class": table["class"].astype(str),
+                             "ap": table["ap"].astype(float)})
+        part["ap_gzs"] = table["ap_gzs"].astype(float) if "ap_gzs" in table else float("nan")
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=list(PER_CLASS_COLUMNS))
+    return pd.concat(parts, ignore_index=True)
+
+
+def read_per_class_artifact(run_id: str) -> pd.DataFrame | None:
+    """The ``per_class_ap.csv`` the evaluate stage logged to MLflow run ``run_id``."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=PER_CLASS_ARTIFACT, dst_path=tmp
+            )
+        except Exception:  # noqa: BLE001 - MLflow raises several types for "absent"
+            return None
+        return pd.read_csv(local)
 
 
 def download_figures(run_id: str, names: tuple[str, ...], dest: Path, prefix: str) -> list[Path]:

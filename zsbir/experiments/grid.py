@@ -9,30 +9,43 @@ A grid file (``experiments/*.yaml``) looks like::
       raw: {model.name: raw}
       cvaegan: {}
       no-semantic: {loss.semantic_weight: 0}
+      twotower: {model.name: twotower, tuned: true}   # + tuned params of twotower
+      cvae: {model.name: cvae, seeds: [0, 1, 2, 3, 4]}  # this row's own seeds
     tables:                         # table name -> rows, the first is the reference
-      comparison: [raw, cvaegan]
+      comparison: [cvaegan, raw]
       ablation: [cvaegan, no-semantic]
+    tuned_file: tuned.yaml          # optional; relative to the grid file's folder
 
 Each (row, seed) becomes one DVC experiment ``<name>-<row>-s<seed>`` with the overrides,
 ``seed=<seed>`` and ``ablation=<row>`` (the label that tags its MLflow run). Overrides
 are checked against the params schema when the grid is loaded, so a typo fails before
 anything is queued, naming the row and the key.
+
+A row with ``tuned: true`` takes the best params of its ``model.name`` from the tuned file
+(``experiments/tuned.yaml``, written by ``make tune``), below its own overrides:
+base < tuned < row. A model not tuned yet only logs a warning (the row runs untuned).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from zsbir.config import ConfigError, parse_params
+from zsbir.experiments.tuned import Tuned, read_tuned
 from zsbir.io import read_yaml
 
+log = logging.getLogger(__name__)
+
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_GRID_KEYS = {"name", "seeds", "base", "rows", "tables"}
+_GRID_KEYS = {"name", "seeds", "base", "rows", "tables", "tuned_file"}
+TUNED_KEY = "tuned"  # row key: take the tuned params of the row's model.name
 
 
 @dataclass(frozen=True)
@@ -61,13 +74,20 @@ class Grid:
     base: Mapping[str, Any]
     rows: Mapping[str, Mapping[str, Any]]
     tables: Mapping[str, tuple[str, ...]]
+    tuned: Mapping[str, Tuned] = dataclasses.field(default_factory=dict)  # row -> its tuning
+    row_seeds: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+
+    def seeds_of(self, row: str) -> tuple[int, ...]:
+        """The row's own ``seeds:`` if it has them, else the grid's."""
+        return self.row_seeds.get(row, self.seeds)
 
     def experiments(self) -> list[Experiment]:
         """Every (row, seed) experiment, rows in file order, then seeds."""
         out = []
         for row, overrides in self.rows.items():
-            for seed in self.seeds:
-                merged = {**self.base, **overrides, "seed": seed, "ablation": row}
+            for seed in self.seeds_of(row):
+                tuned = self.tuned[row].params if row in self.tuned else {}
+                merged = {**self.base, **tuned, **overrides, "seed": seed, "ablation": row}
                 out.append(Experiment(f"{self.name}-{row}-s{seed}", row, seed, tuple(merged.items())))
         return out
 
@@ -82,9 +102,7 @@ def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(_GRID_KEYS)}")
     name = _label(raw.get("name"), f"{where}: name")
-    seeds = raw.get("seeds", [0])
-    if not (isinstance(seeds, list) and seeds and all(type(s) is int for s in seeds)):
-        raise ConfigError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
+    seeds = _seeds(raw.get("seeds", [0]), f"{where}: seeds")
     base = _mapping(raw.get("base"), f"{where}: base")
     rows = {
         _label(row, f"{where}: row"): _mapping(ov, f"{where}: row '{row}'")
@@ -92,18 +110,65 @@ def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
     }
     if not rows:
         raise ConfigError(f"{where}: rows is empty")
+    row_seeds = {}
+    for row, overrides in rows.items():
+        if "seeds" in overrides:
+            row_seeds[row] = _seeds(overrides.pop("seeds"), f"{where}: row '{row}': seeds")
+    tuned_path = Path(path).parent / str(raw.get("tuned_file", "tuned.yaml"))
+    tuned = _tuned_rows(rows, base, params, tuned_path, where)
     for row, overrides in rows.items():
         for key in ("seed", "ablation"):
             if key in overrides or key in base:
                 raise ConfigError(f"{where}: row '{row}' sets '{key}', which the grid sets itself")
-        check_overrides(params, {**base, **overrides}, f"{where}, row '{row}'")
+        extra = tuned[row].params if row in tuned else {}
+        check_overrides(params, {**base, **extra, **overrides}, f"{where}, row '{row}'")
     tables = {}
     for table, names in _mapping(raw.get("tables"), f"{where}: tables").items():
         missing = [n for n in names or [] if n not in rows]
         if not names or missing:
             raise ConfigError(f"{where}: table '{table}' names unknown rows {missing or names}")
         tables[str(table)] = tuple(names)
-    return Grid(name, tuple(seeds), base, rows, tables)
+    return Grid(name, seeds, base, rows, tables, tuned, row_seeds)
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...]:
+    if not (isinstance(value, list) and value and all(type(s) is int for s in value)):
+        raise ConfigError(f"{where} must be a non-empty list of integers, got {value!r}")
+    return tuple(value)
+
+
+def _tuned_rows(
+    rows: dict[str, dict[str, Any]],
+    base: Mapping[str, Any],
+    params: Mapping[str, Any],
+    tuned_path: Path,
+    where: str,
+) -> dict[str, Tuned]:
+    """Pop ``tuned`` from every row; ``{row: Tuned}`` for rows that asked and have one."""
+    available = None
+    out: dict[str, Tuned] = {}
+    untuned: dict[str, list[str]] = {}
+    for row, overrides in rows.items():
+        flag = overrides.pop(TUNED_KEY, False)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where}: row '{row}': 'tuned' must be true/false, got {flag!r}")
+        if not flag:
+            continue
+        if available is None:
+            available = read_tuned(tuned_path)
+        try:
+            model = parse_params(apply_overrides(params, {**base, **overrides})).model.name
+        except ConfigError as err:
+            raise ConfigError(f"{where}, row '{row}': {err}") from err
+        if model in available:
+            out[row] = available[model]
+        else:
+            untuned.setdefault(model, []).append(row)
+    for model, names in untuned.items():
+        log.warning("%s: rows %s ask for tuned params but %s has none for model '%s' "
+                    "(run `make tune MODEL=%s`); they run untuned", where, names, tuned_path,
+                    model, model)
+    return out
 
 
 def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,15 @@ Writes into ``out_dir`` (``reports/tables/<grid>/``):
   DVC experiment name and git commit;
 - per table ``<table>.md``, ``<table>.tex`` (booktabs) and ``<table>.csv`` (the summary
   numbers, a DVC plot), and ``tables.md`` with every table;
+- ``per_class.csv``: per (row, seed, class) AP, read from each run's MLflow artifact
+  ``evaluate/plots/per_class_ap.csv`` (the input of the p-values);
 - ``figures/<row>-s<seed>-cases_*.png``: the case studies (best/worst classes, failure
-  queries) and the retrieval grid of the reference run: the last row of the first table
+  queries) and the retrieval grid of the reference run: the first row of the first table
   (the full model), first seed.
+
+Every table's first row is its reference: ``Δ`` and the paired p-values compare each row
+with it. Rows that took tuned hyperparameters (grid ``tuned:``) are named in the caption
+with their trial count.
 
 Everything is also logged as artifacts of one MLflow run named ``tables-<grid>``.
 """
@@ -21,7 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from zsbir.experiments.collect import download_figures, grid_results
+from zsbir.experiments.collect import (
+    download_figures,
+    grid_results,
+    per_class_frame,
+    read_per_class_artifact,
+)
 from zsbir.experiments.grid import Grid
 from zsbir.experiments.tables import latex_table, markdown_table, summarise
 from zsbir.io import write_text
@@ -37,20 +48,29 @@ class Report:
     """What :func:`write_report` produced."""
 
     results: pd.DataFrame  # per (row, seed)
+    per_class: pd.DataFrame  # per (row, seed, class)
     summaries: dict[str, pd.DataFrame]  # table name -> summary
     files: tuple[Path, ...]
 
 
 def caption(grid: Grid, table: str) -> str:
     dataset = grid.base.get("data.dataset", "the default dataset")
-    return f"{table.capitalize()} on {dataset} (grid '{grid.name}', unseen classes)."
+    text = f"{table.capitalize()} on {dataset} (grid '{grid.name}', unseen classes)."
+    tuned = [(row, grid.tuned[row]) for row in grid.tables.get(table, ()) if row in grid.tuned]
+    if tuned:
+        parts = ", ".join(f"{row} ({t.n_trials} trials x {t.epochs} epochs)" for row, t in tuned)
+        text += (f" Tuned with Optuna TPE on seen-class val mAP only: {parts};"
+                 " other rows use params.yaml.")
+    return text
 
 
-def write_tables(grid: Grid, results: pd.DataFrame, out_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+def write_tables(grid: Grid, results: pd.DataFrame, out_dir: Path,
+                 per_class: pd.DataFrame | None = None
+                 ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
     """Summaries of every table of ``grid`` written as Markdown, LaTeX and CSV."""
     summaries, files, combined = {}, [], []
     for name, rows in grid.tables.items():
-        summary = summarise(results, rows)
+        summary = summarise(results, rows, per_class)
         md = markdown_table(summary, caption(grid, name))
         outputs = {
             out_dir / f"{name}.md": md,
@@ -76,9 +96,11 @@ def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
     if missing:  # grid_results logged each one with its reason
         log.warning("%d experiments have no finished run yet: %s", len(missing), ", ".join(missing))
     write_text(results.to_csv(index=False), out_dir / "results.csv")
-    summaries, files = write_tables(grid, results, out_dir)
-    files.append(out_dir / "results.csv")
-    reference = next(iter(grid.tables.values()))[-1] if grid.tables else next(iter(grid.rows))
+    per_class = per_class_frame(results, read_per_class_artifact)
+    write_text(per_class.to_csv(index=False), out_dir / "per_class.csv")
+    summaries, files = write_tables(grid, results, out_dir, per_class)
+    files += [out_dir / "results.csv", out_dir / "per_class.csv"]
+    reference = next(iter(grid.tables.values()))[0] if grid.tables else next(iter(grid.rows))
     ref_runs = results[results["row"] == reference]
     if len(ref_runs):
         first = ref_runs.iloc[0]
@@ -90,4 +112,4 @@ def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
         for path in files:
             mlflow.log_artifact(str(path), artifact_path=f"tables/{path.parent.name}")
     log.info("wrote %d files to %s", len(files), out_dir)
-    return Report(results, summaries, tuple(files))
+    return Report(results, per_class, summaries, tuple(files))

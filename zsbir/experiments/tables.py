@@ -4,6 +4,12 @@ For each table row (a grid row) and metric the cell is ``mean ± std`` over that
 seeds, std the sample standard deviation (ddof = 1; shown only with 2+ seeds). The best
 mean of each metric column is bold (every row that ties it, after rounding to the shown
 digits). ``Δ mAP@all`` is each row's mean minus the first (reference) row's mean.
+``95 % CI`` is the Student-t interval of the mAP@all mean over seeds; ``p`` the paired
+sign-flip test of the row against the reference row over the unseen classes' AP, each
+class's AP first averaged over the row's seeds (:mod:`zsbir.experiments.significance`);
+a dagger marks p < 0.05 (unadjusted for the number of rows). When the runs also scored
+the generalized setting (``eval.also_generalized``), a second column group ``GZS`` holds
+the same numbers for it.
 """
 
 from __future__ import annotations
@@ -13,31 +19,66 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from zsbir.experiments.collect import METRICS
+from zsbir.experiments.collect import GZS, METRICS
+from zsbir.experiments.significance import paired_p_values, t_interval
 
 LABELS = {"map_all": "mAP@all", "p_100": "P@100", "map_200": "mAP@200", "p_200": "P@200"}
 DIGITS = 3
+ALPHA = 0.05
+DAGGER = "†"
 
 
-def summarise(results: pd.DataFrame, rows: Sequence[str]) -> pd.DataFrame:
-    """Per row: ``<metric>_mean``, ``<metric>_std``, ``n_seeds``, ``seeds``, ``delta_map_all``.
+def summarise(
+    results: pd.DataFrame, rows: Sequence[str], per_class: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per row: ``<metric>_mean``, ``<metric>_std``, ``n_seeds``, ``seeds``, ``delta_map_all``,
+    ``ci95_low``, ``ci95_high``, ``p_value`` (and the ``gzs_`` versions of all of them).
 
-    ``results`` has one line per (row, seed) with the :data:`METRICS` columns; rows of
-    ``rows`` without results are kept with ``n_seeds`` 0 and NaN metrics.
+    ``results`` has one line per (row, seed) with the :data:`METRICS` columns (``gzs_*``
+    optional); ``per_class`` one line per (row, seed, class) with ``ap`` (and ``ap_gzs``).
+    Rows of ``rows`` without results are kept with ``n_seeds`` 0 and NaN metrics. The
+    reference of ``delta`` and ``p_value`` is the first row.
     """
     records = []
     for row in rows:
         sel = results[results["row"] == row]
         rec: dict[str, object] = {"row": row, "n_seeds": len(sel),
                                   "seeds": " ".join(str(s) for s in sorted(sel["seed"]))}
-        for m in METRICS:
-            values = sel[m].to_numpy(dtype=np.float64)
-            rec[f"{m}_mean"] = values.mean() if len(values) else np.nan
-            rec[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+        for prefix in ("", GZS):
+            for m in METRICS:
+                col = f"{prefix}{m}"
+                values = (sel[col] if col in sel else pd.Series(dtype=float)).to_numpy(np.float64)
+                values = values[~np.isnan(values)]
+                rec[f"{col}_mean"] = values.mean() if len(values) else np.nan
+                rec[f"{col}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+                if m == "map_all":
+                    rec[f"{prefix}ci95_low"], rec[f"{prefix}ci95_high"] = t_interval(values)
         records.append(rec)
     table = pd.DataFrame.from_records(records)
-    table["delta_map_all"] = table["map_all_mean"] - table["map_all_mean"].iloc[0]
+    for prefix, ap in (("", "ap"), (GZS, "ap_gzs")):
+        table[f"{prefix}delta_map_all"] = (
+            table[f"{prefix}map_all_mean"] - table[f"{prefix}map_all_mean"].iloc[0]
+        )
+        p = paired_p_values(_class_means(per_class, ap), list(rows), rows[0])
+        table[f"{prefix}p_value"] = [p[r] for r in rows]
     return table
+
+
+def has_gzs(table: pd.DataFrame) -> bool:
+    """Whether any row has generalized-setting results."""
+    return bool(table[f"{GZS}map_all_mean"].notna().any())
+
+
+def _class_means(per_class: pd.DataFrame | None, column: str) -> dict[str, dict[str, float]]:
+    """``{row: {class: AP averaged over the row's seeds}}`` from the per-class table."""
+    if per_class is None or column not in per_class or per_class.empty:
+        return {}
+    frame = per_class.dropna(subset=[column])
+    means = frame.groupby(["row", "class"])[column].mean()
+    out: dict[str, dict[str, float]] = {}
+    for (row, cls), value in means.items():
+        out.setdefault(str(row), {})[str(cls)] = float(value)
+    return out
 
 
 def _best(table: pd.DataFrame, metric: str) -> np.ndarray:
@@ -61,41 +102,89 @@ def _seeds_note(table: pd.DataFrame) -> str:
     return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
 
 
+def _ci(low: float, high: float) -> str:
+    return "–" if np.isnan(low) else f"[{low:.{DIGITS}f}, {high:.{DIGITS}f}]"
+
+
+def _p(value: float) -> str:
+    if np.isnan(value):
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _significant(r: pd.Series, prefix: str = "") -> bool:
+    p = r[f"{prefix}p_value"]
+    return bool(not np.isnan(p) and p < ALPHA)
+
+
+def _stats_note(table: pd.DataFrame) -> str:
+    ref = table["row"].iloc[0]
+    return (f" 95 % CI: Student-t interval of the mAP@all mean over seeds. p: two-sided "
+            f"paired sign-flip test vs {ref} over the unseen classes (per-class AP averaged "
+            f"over seeds); {DAGGER} p < {ALPHA}, unadjusted.")
+
+
+def _group_cells(table: pd.DataFrame, i: int, r: pd.Series, prefix: str, bold: str,
+                 pm: str) -> list[str]:
+    """The metric, Δ, CI and p cells of one column group (``prefix`` '' or 'gzs_')."""
+    cells = []
+    for m in METRICS:
+        cell = _cell(r[f"{prefix}{m}_mean"], r[f"{prefix}{m}_std"], pm)
+        cells.append(bold.format(cell) if _best(table, prefix + m)[i] else cell)
+    return cells + [_delta(r[f"{prefix}delta_map_all"], i == 0),
+                    _ci(r[f"{prefix}ci95_low"], r[f"{prefix}ci95_high"]),
+                    _p(r[f"{prefix}p_value"])]
+
+
 def markdown_table(table: pd.DataFrame, caption: str) -> str:
     """A GitHub Markdown table of :func:`summarise` output, caption first."""
-    header = ["", *(LABELS[m] for m in METRICS), f"Δ mAP@all vs {table['row'].iloc[0]}", "seeds"]
-    lines = [f"{caption} Mean ± sample std over {_seeds_note(table)} seeds; best in bold.", "",
+    ref = table["row"].iloc[0]
+    group = [*(LABELS[m] for m in METRICS), f"Δ mAP@all vs {ref}", "95 % CI", f"p vs {ref}"]
+    gzs = has_gzs(table)
+    header = ["", *group, "seeds", *([f"GZS {h}" for h in group] if gzs else [])]
+    lines = [f"{caption} Mean ± sample std over {_seeds_note(table)} seeds; best in bold."
+             f"{_stats_note(table)}" + (" GZS: generalized setting (gallery + seen-class "
+                                          "photos)." if gzs else ""), "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    best = {m: _best(table, m) for m in METRICS}
     for i, r in table.iterrows():
-        cells = [f"`{r['row']}`"]
-        for m in METRICS:
-            cell = _cell(r[f"{m}_mean"], r[f"{m}_std"], " ± ")
-            cells.append(f"**{cell}**" if best[m][i] else cell)
-        cells += [_delta(r["delta_map_all"], i == 0), str(r["n_seeds"])]
+        dagger = DAGGER if _significant(r) else ""
+        cells = [f"`{r['row']}`{dagger}", *_group_cells(table, i, r, "", "**{}**", " ± ")]
+        cells.insert(1 + len(group), str(r["n_seeds"]))
+        if gzs:
+            cells += _group_cells(table, i, r, GZS, "**{}**", " ± ")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def latex_table(table: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs ``table`` environment of :func:`summarise` output."""
-    best = {m: _best(table, m) for m in METRICS}
     ref = _latex_escape(str(table["row"].iloc[0]))
-    head = " & ".join(["Method", *(LABELS[m] for m in METRICS),
-                       rf"$\Delta$ mAP@all vs {ref}", "Seeds"])
+    group = [*(LABELS[m] for m in METRICS), rf"$\Delta$ mAP@all vs {ref}", r"95\,\% CI",
+             f"$p$ vs {ref}"]
+    gzs = has_gzs(table)
+    n = len(group)
+    head = " & ".join(["Method", *group, "Seeds", *(group if gzs else [])]) + r" \\"
+    top = []
+    if gzs:  # column groups: ZS-SBIR | seeds | generalized ZS-SBIR
+        top = [rf" & \multicolumn{{{n}}}{{c}}{{ZS-SBIR}} & & \multicolumn{{{n}}}{{c}}"
+               rf"{{Generalized ZS-SBIR}} \\",
+               rf"\cmidrule(lr){{2-{n + 1}}} \cmidrule(lr){{{n + 3}-{2 * n + 2}}}"]
     body = []
     for i, r in table.iterrows():
-        cells = [_latex_escape(str(r["row"]))]
-        for m in METRICS:
-            cell = _cell(r[f"{m}_mean"], r[f"{m}_std"], r" $\pm$ ")
-            cells.append(rf"\textbf{{{cell}}}" if best[m][i] else cell)
-        cells += [_delta(r["delta_map_all"], i == 0).replace("–", "--"), str(r["n_seeds"])]
-        body.append(" & ".join(cells).replace("–", "--") + r" \\")
-    note = f"Mean $\\pm$ sample std over {_seeds_note(table)} seeds; best in bold."
+        name = _latex_escape(str(r["row"])) + (r"$^\dagger$" if _significant(r) else "")
+        cells = [name, *_group_cells(table, i, r, "", r"\textbf{{{}}}", r" $\pm$ "),
+                 str(r["n_seeds"])]
+        if gzs:
+            cells += _group_cells(table, i, r, GZS, r"\textbf{{{}}}", r" $\pm$ ")
+        body.append(" & ".join(cells).replace("–", "--").replace("<", "$<$") + r" \\")
+    note = (f"Mean $\\pm$ sample std over {_seeds_note(table)} seeds; best in bold."
+            + _latex_escape(_stats_note(table)).replace(DAGGER, r"$^\dagger$")
+            .replace("<", "$<$"))
+    cols = "l" + "c" * (n + 1) + ("c" * n if gzs else "")
     return "\n".join([
         r"\begin{table}[t]", r"\centering",
         rf"\caption{{{_latex_escape(caption)} {note}}}", rf"\label{{{label}}}",
-        r"\begin{tabular}{l" + "c" * (len(METRICS) + 2) + "}", r"\toprule", head + r" \\",
+        r"\begin{tabular}{" + cols + "}", r"\toprule", *top, head,
         r"\midrule", *body, r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
     ])
 

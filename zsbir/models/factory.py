@@ -17,14 +17,25 @@ from zsbir.config import LossConfig, ModelConfig, from_dict
 from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint
 from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
 from zsbir.models.cvaegan import ParallelCVAEGAN
+from zsbir.models.regression import SemanticRegression
+from zsbir.models.twotower import CLASS_WEIGHT, TwoTower
 
 
-def build_model(model: ModelConfig, loss: LossConfig, feat_dim: int, sem_dim: int) -> nn.Module:
-    """The network ``model.name`` names; parts whose loss weight is 0 are not built."""
+def build_model(
+    model: ModelConfig, loss: LossConfig, feat_dim: int, sem_dim: int, n_classes: int = 0
+) -> nn.Module:
+    """The network ``model.name`` names; parts whose loss weight is 0 are not built.
+
+    ``n_classes`` (seen classes) sizes the learned class weights of ``twotower``.
+    """
     if model.name == "raw":
         return RawFeatures(model, feat_dim)
     if model.name == "cvae":
         return SketchConditionedCVAE(model, feat_dim)
+    if model.name == "twotower":
+        return TwoTower(model, feat_dim, sem_dim, n_classes)
+    if model.name == "semantic-regression":
+        return SemanticRegression(model, feat_dim, sem_dim)
     return ParallelCVAEGAN(
         model,
         feat_dim,
@@ -45,7 +56,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]
     try:
         model_cfg = from_dict(ModelConfig, config["model"], "model")
         loss_cfg = from_dict(LossConfig, config["loss"], "loss")
-        net = build_model(model_cfg, loss_cfg, int(config["feat_dim"]), int(config["sem_dim"]))
+        weights = state["model"].get(CLASS_WEIGHT)  # twotower's learned (C, E) class weights
+        n_classes = 0 if weights is None else int(weights.shape[0])
+        net = build_model(
+            model_cfg, loss_cfg, int(config["feat_dim"]), int(config["sem_dim"]), n_classes
+        )
         net.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as err:
         raise ArtifactError(f"{path}: cannot rebuild the model: {err}") from err

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, flatten, to_dict
 from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint, write_text
+from zsbir.models.base import Batch, Trainable
 from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
 from zsbir.models.factory import build_model, save_model
 from zsbir.seed import derive, seed_everything
@@ -132,7 +133,9 @@ def fit(
         torch.set_num_threads(train_cfg.threads)
     config = run_config(data, model_cfg, loss_cfg, train_cfg, eval_cfg, seed)
     device = _device(train_cfg.device)
-    model = build_model(model_cfg, loss_cfg, data.feat_dim, data.sem_dim).to(device)
+    model = build_model(
+        model_cfg, loss_cfg, data.feat_dim, data.sem_dim, len(data.classes)
+    ).to(device)
     val_seed = derive(seed, "val")
     if isinstance(model, RawFeatures):  # nothing to train: record val mAP, save config
         val = validation_map(model, data.sketch_val, data.photo_val, eval_cfg.space, 1, val_seed)
@@ -219,9 +222,13 @@ def _train_epoch(
         sketch = ske.x[idx.to(device)]  # (B, D)
         photo = pho.x[partner[idx].to(device)]  # (B, D)
         cls = ske.cls[idx.to(device)]  # (B,)
-        if isinstance(model, SketchConditionedCVAE):
-            g_terms = losses.cvae_losses(model(photo, sketch, gen), photo, loss_cfg)
+        if isinstance(model, Trainable):  # owns its step: twotower, semantic-regression
+            batch = Batch(photo, sketch, cls, data.x_sem, data.sem_mask)
+            g_terms = model.training_step(batch, loss_cfg, gen)
             d_terms: dict[str, torch.Tensor] = {}
+        elif isinstance(model, SketchConditionedCVAE):
+            g_terms = losses.cvae_losses(model(photo, sketch, gen), photo, loss_cfg)
+            d_terms = {}
         else:
             out = model(photo, sketch, gen, losses.needs(loss_cfg))
             d_terms, fake = {}, None

@@ -180,6 +180,63 @@ def cvae_losses(out: CVAEOutputs, photo: torch.Tensor, cfg: LossConfig) -> dict[
     return _with_total(t, w)
 
 
+# --------------------------------------------------------------- the baselines' terms
+def cosine_softmax_cross_entropy(
+    emb: torch.Tensor, weights: torch.Tensor, labels: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """Cosine-softmax cross-entropy (Eq. 13; NormFace, Wang et al. 2017).
+
+    L = -1/B sum_i log( exp(s cos(f_i, w_{y_i})) / sum_c exp(s cos(f_i, w_c)) ),
+    emb f (B, E), class weights w (C, E), labels y (B,), scale s = ``loss.cosine_scale``.
+    """
+    logits = scale * F.normalize(emb, dim=1) @ F.normalize(weights, dim=1).T  # (B, C)
+    return F.cross_entropy(logits, labels)
+
+
+def semantic_regression(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str
+) -> torch.Tensor:
+    """Regression of predicted (B, S) onto true x_sem (B, S) over rows with ``mask`` (Eq. 14).
+
+    mse: mean over rows and dims of (pred - x_sem)^2; cosine: mean of 1 - cos(pred, x_sem).
+    """
+    if kind == "cosine":
+        return semantic_cosine(pred, target, mask)
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    return mse(pred[mask], target[mask])
+
+
+def twotower_losses(
+    photo_emb: torch.Tensor,
+    sketch_emb: torch.Tensor,
+    weights: torch.Tensor,
+    labels: torch.Tensor,
+    scale: float,
+) -> dict[str, torch.Tensor]:
+    """Eq. 13 for the photo and the sketch tower (both (B, E)) and their sum ``total``."""
+    t = {
+        "ce_photo": cosine_softmax_cross_entropy(photo_emb, weights, labels, scale),
+        "ce_sketch": cosine_softmax_cross_entropy(sketch_emb, weights, labels, scale),
+    }
+    return _with_total(t, {k: 1.0 for k in t})
+
+
+def regression_losses(
+    pred_photo: torch.Tensor,
+    pred_sketch: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    kind: str,
+) -> dict[str, torch.Tensor]:
+    """Eq. 14 for photos and sketches (predictions (B, S), x_sem (B, S)) and their sum."""
+    t = {
+        "regress_photo": semantic_regression(pred_photo, target, mask, kind),
+        "regress_sketch": semantic_regression(pred_sketch, target, mask, kind),
+    }
+    return _with_total(t, {k: 1.0 for k in t})
+
+
 def _with_total(
     terms: dict[str, torch.Tensor], weights: dict[str, float]
 ) -> dict[str, torch.Tensor]:
