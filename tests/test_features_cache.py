@@ -136,3 +136,27 @@ def test_damaged_cache_file_is_recomputed(
     counting = Counting(monkeypatch)
     _run(dataset, "features")
     assert counting.images == 2 * N and "damaged feature cache file" in caplog.text
+
+
+def test_chunks_give_the_bytes_of_one_pass_in_the_configured_precision(dataset: Path) -> None:
+    """Reference: the whole domain in batches of batch_size, under the stage's autocast."""
+    import torch
+
+    from zsbir.features.images import decode_image
+    from zsbir.features.weights import build_extractor
+
+    cfg = replace(CFG, batch_size=3, precision="bf16")  # chunks of 24: 20 = one short chunk
+    precision = E.resolve_precision("bf16", torch.device("cpu"))
+    manifest = io.read_table(dataset / "manifest.parquet").sort_values("id")
+    rows = manifest[manifest["domain"] == "photo"]
+    model = build_extractor("random", cfg.layers, seed=0, normalize_layers=cfg.normalize_layers)
+    model = model.to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    with torch.inference_mode(), autocast:
+        images = [decode_image(dataset / "raw" / p, "photo", cfg.image_size) for p in rows["path"]]
+        ref = torch.cat([
+            model(torch.stack(images[i : i + 3]).contiguous(memory_format=torch.channels_last))
+            .float() for i in range(0, len(images), 3)
+        ]).numpy()  # (N, D)
+    got = _run(dataset, "features", cfg)["photo"]
+    assert got.tobytes() == ref.tobytes()

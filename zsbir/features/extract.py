@@ -165,7 +165,7 @@ def extract_images(
     model = model.to(device, memory_format=torch.channels_last)
     with torch.inference_mode(), _autocast(device, precision):
         batches = tqdm(loader, desc=f"extract {domain}", unit="batch", leave=False)
-    for images, index, errs in batches:
+        for images, index, errs in batches:
             x = images.to(device, non_blocking=True).contiguous(
                 memory_format=torch.channels_last
             )  # (B, 3, S, S) uint8
