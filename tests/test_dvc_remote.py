@@ -139,13 +139,15 @@ def test_experiment_push_and_pull(shared: dict) -> None:
                 timed="dvc exp run (A, evaluate only)")
     assert "Running stage 'evaluate'" in out and "Running stage 'train'" not in out
     a.dvc("exp", "push", "origin", "shared-exp", timed="dvc exp push (A)")
+    a.dvc("exp", "apply", "shared-exp")
     c = fresh_clone(shared, "C")
     assert "shared-exp" in c.dvc("exp", "list", "origin")
     c.dvc("exp", "pull", "origin", "shared-exp", timed="dvc exp pull (C)")
     c.dvc("exp", "apply", "shared-exp")
     assert yaml.safe_load(c.file("params.yaml"))["ablation"] == "shared"
-    c.dvc("pull")  # what `exp apply` left to fetch (none if exp pull brought it all)
+    # exp pull brought the experiment's DVC-tracked outputs too: apply checked them out.
     assert c.file("models/model.pt") == a.file("models/model.pt")
+    assert c.file("metrics/eval.json") == a.file("metrics/eval.json")  # A applied it too
     assert_nothing_to_do(c)
 
 
