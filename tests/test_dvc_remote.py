@@ -109,7 +109,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Proje
     a.git("push", "-q", "origin", "main")
     yield {"A": a, "store": store, "origin": origin, "tmp": tmp}
     if TIMINGS:
-        print("\nDVC round-trip timings: " + json.dumps({k: round(v, 2) for k, v in TIMINGS.items()}))
+        rounded = {k: round(v, 2) for k, v in TIMINGS.items()}
+        print("\nDVC round-trip timings: " + json.dumps(rounded))
 
 
 def fresh_clone(shared: dict, name: str) -> Project:

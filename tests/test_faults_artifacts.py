@@ -38,8 +38,9 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(root / "data" / "pca", root / "data" / "features")
     for domain in ("sketch", "photo"):  # embeddings: the evaluate stage's input
         meta, x = io.read_vectors(root / "data" / "pca" / f"{domain}.parquet")
+        n = len(meta)
         io.write_vectors(root / "data" / "embeddings" / f"{domain}.parquet", x,
-                         {"id": meta["id"], "class": ["c"] * len(meta), "seen": [False] * len(meta)})
+                         {"id": meta["id"], "class": ["c"] * n, "seen": [False] * n})
     return root
 
 

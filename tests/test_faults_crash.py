@@ -48,7 +48,8 @@ def killed(proc: subprocess.CompletedProcess[str]) -> bool:
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (hidden ones too) by relative path -> bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 # --------------------------------------------------------------------------- extract

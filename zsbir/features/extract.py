@@ -275,7 +275,9 @@ def extract_chunked(
         if file is not None:
             io.write_vectors(file, vectors, {"id": ids, "error": errs})
     if reused:
-        log.info("%s: %d of %d chunks from the feature cache %s", domain, reused, len(starts), cache)
+        log.info(
+            "%s: %d of %d chunks from the feature cache %s", domain, reused, len(starts), cache
+        )
     return out, errors, files
 
 
