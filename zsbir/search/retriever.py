@@ -92,6 +92,18 @@ class Retriever:
             retriever.index = PhotoIndex.load(index, retriever.bundle.fingerprint)
         return retriever
 
+    @classmethod
+    def for_index(
+        cls, index: str | Path, bundle: str | Path | None = None, device: str = "auto"
+    ) -> Retriever:
+        """Open the index folder ``index`` with its own bundle (or ``bundle``, if compatible)."""
+        from zsbir.search.gallery import GalleryError, read_meta
+
+        meta = read_meta(Path(index))
+        if meta is None:
+            raise GalleryError(f"{index}: not a zsbir index (no index.json); run `zsbir index`")
+        return cls.load(bundle if bundle is not None else meta["bundle"], device, index)
+
     # ------------------------------------------------------------------ embedding
     @property
     def dim(self) -> int:
