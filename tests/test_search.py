@@ -20,6 +20,7 @@ from zsbir.features.images import ImageReadError
 from zsbir.io import read_vectors
 from zsbir.search import gallery
 from zsbir.search.bundle import Bundle, BundleError, BundleInputs, load_extractor, write_bundle
+from zsbir.search.cli import main
 from zsbir.search.check import CheckInputs, check_product
 from zsbir.search.gallery import GalleryError, PhotoIndex, index_folder
 from zsbir.search.retriever import Retriever
@@ -51,9 +52,11 @@ def _photos(pipe: Path, dest: Path, n: int = 6) -> list[str]:
     return sorted(names)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "zsbir.search.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, timeout=300)
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``zsbir ARGS`` in this process (the shard and product tests run it as a subprocess)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def _bomb_png(path: Path, side: int = 40_000) -> None:
@@ -208,7 +211,9 @@ def test_shard_rows_of_the_extract_stage_split_the_work() -> None:
     assert set().union(*rows) == set(range(10)) and sum(map(len, rows)) == 10
 
 
-def test_unreadable_photos_are_named_or_skipped_and_listed(pipe: Path, tmp_path: Path) -> None:
+def test_unreadable_photos_are_named_or_skipped_and_listed(
+    pipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "photos"
     _photos(pipe, photos, 3)
     jpg = sorted(photos.rglob("*.jpg"))[0].read_bytes()
@@ -217,29 +222,32 @@ def test_unreadable_photos_are_named_or_skipped_and_listed(pipe: Path, tmp_path:
     (photos / "notes.webp").write_text("not an image")
     _bomb_png(photos / "bomb.png")
     bundle = str(pipe / "models/bundle")
-    proc = _cli("index", str(photos), "--bundle", bundle, "--out", str(tmp_path / "index"))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "cannot read image" in proc.stderr and str(photos) in proc.stderr
+    code, _, err = _cli(capsys, "index", str(photos), "--bundle", bundle, "--out",
+                        str(tmp_path / "index"))
+    assert code == 2 and "Traceback" not in err
+    assert "cannot read image" in err and str(photos) in err
     assert not (tmp_path / "index/index.json").exists()
-    proc = _cli("index", str(photos), "--bundle", bundle, "--out", str(tmp_path / "index"),
-                "--skip-unreadable")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = _cli(capsys, "index", str(photos), "--bundle", bundle, "--out",
+                        str(tmp_path / "index"), "--skip-unreadable")
+    assert code == 0, err
     meta = json.loads((tmp_path / "index/index.json").read_text())
     skipped = {s["path"]: s["error"] for s in meta["skipped"]}
     assert set(skipped) == {"truncated.jpg", "empty.png", "notes.webp", "bomb.png"}
     assert "DecompressionBomb" in skipped["bomb.png"] and meta["count"] == 3
     for name in skipped:
-        assert f"skipped {name}" in proc.stderr
+        assert f"skipped {name}" in err
 
 
-def test_empty_folder_and_missing_bundle_are_clear_errors(pipe: Path, tmp_path: Path) -> None:
+def test_empty_folder_and_missing_bundle_are_clear_errors(
+    pipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty/readme.txt").write_text("no images here")
     with pytest.raises(GalleryError, match="no images"):
         index_folder(tmp_path / "empty", pipe / "models/bundle", tmp_path / "index")
-    proc = _cli("index", str(tmp_path / "empty"), "--bundle", str(tmp_path / "nope"),
-                "--out", str(tmp_path / "index"))
-    assert proc.returncode == 2 and "not a zsbir bundle" in proc.stderr
+    code, _, err = _cli(capsys, "index", str(tmp_path / "empty"), "--bundle",
+                        str(tmp_path / "nope"), "--out", str(tmp_path / "index"))
+    assert code == 2 and "not a zsbir bundle" in err
 
 
 def test_one_bad_photo_fails_with_its_name(pipe: Path, tmp_path: Path) -> None:
@@ -251,15 +259,17 @@ def test_one_bad_photo_fails_with_its_name(pipe: Path, tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ zsbir query
-def test_query_cli_json_and_sheet_match_the_api(pipe: Path, tmp_path: Path) -> None:
+def test_query_cli_json_and_sheet_match_the_api(
+    pipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "photos"
     _photos(pipe, photos, 6)
     index_folder(photos, pipe / "models/bundle", tmp_path / "index")
     sketch = sorted((pipe / "data/raw/synthetic/sketch").rglob("*.png"))[0]
-    proc = _cli("query", str(sketch), "--index", str(tmp_path / "index"), "-k", "4", "--json",
-                "--sheet", str(tmp_path / "sheet.png"))
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)["results"]
+    code, out, err = _cli(capsys, "query", str(sketch), "--index", str(tmp_path / "index"),
+                          "-k", "4", "--json", "--sheet", str(tmp_path / "sheet.png"))
+    assert code == 0, err
+    results = json.loads(out)["results"]
     api = Retriever.for_index(tmp_path / "index").search(sketch, 4)
     assert [r["path"] for r in results] == [h.path for h in api]
     np.testing.assert_allclose([r["score"] for r in results], [h.score for h in api], atol=1e-6)

@@ -12,9 +12,9 @@ Incremental and resumable: every file is identified by the SHA-256 of its bytes.
 already in ``photos.parquet`` or in a part are reused; only new content is embedded, in
 chunks, each chunk written to ``parts/`` atomically as soon as it is done, so an
 interrupted run loses at most one chunk. A path is listed once; identical files share one
-embedding. Scale-out: ``--shard i/N`` processes embed disjoint slices of the missing
-content (the extract stage's :class:`~zsbir.features.extract.Shard`) into ``parts/`` and
-stop; a final run without ``--shard`` merges (embedding anything still missing).
+embedding. Scale-out: ``--shard i/N`` processes embed disjoint slices of the content
+(sorted hashes, cut by the extract stage's :class:`~zsbir.features.extract.Shard`) , skipping what is embedded
+already) into ``parts/`` and stop; a final run without ``--shard`` merges (embedding anything still missing).
 An index remembers its bundle's fingerprint and refuses any other bundle.
 """
 
@@ -234,8 +234,11 @@ def index_folder(
     first_path: dict[str, str] = {}
     for h, p in zip(hashes, paths):
         first_path.setdefault(h, p)
-    missing = sorted(h for h in first_path if h not in known)
-    mine = missing[shard.rows(len(missing))]
+    missing = [h for h in first_path if h not in known]
+    # A shard's slice is cut from ALL content (sorted), not from what is missing: shards
+    # started at different times then still split the work the same way.
+    every = sorted(first_path)
+    mine = [h for h in every[shard.rows(len(every))] if h not in known]
     tag = f"s{shard.index}of{shard.count}-{time.time_ns()}"
     embedded = embed_missing(
         retriever, photo_dir, [(h, first_path[h]) for h in mine], parts, tag, skip_unreadable
