@@ -121,3 +121,13 @@ def wordnet_installed() -> bool:
         return True
     except wordnet.WordNetUnavailable:
         return False
+
+
+@pytest.fixture(scope="session")
+def search_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny synthetic pipeline run up to the bundle (tests/search_helpers.py); read-only."""
+    from search_helpers import build_pipeline
+
+    root = tmp_path_factory.mktemp("search_pipeline")
+    build_pipeline(root)
+    return root

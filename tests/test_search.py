@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from search_helpers import EVAL, FEATURES, SEED, build_pipeline
+from search_helpers import EVAL, FEATURES, SEED
 
 from zsbir.features.extract import Shard
 from zsbir.features.images import ImageReadError
@@ -29,10 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pipe")
-    build_pipeline(root)
-    return root
+def pipe(search_pipeline: Path) -> Path:
+    return search_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from search_helpers import build_pipeline
 
 from zsbir.search.gallery import index_folder
 from zsbir.search.retriever import Retriever
@@ -23,18 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
+def served(tmp_path_factory: pytest.TempPathFactory, search_pipeline: Path):
     root = tmp_path_factory.mktemp("web")
-    bundle = build_pipeline(root)
+    bundle = search_pipeline / "models/bundle"
     photos = root / "photos"
-    for path in sorted((root / "data/raw/synthetic/photo").rglob("*.jpg"))[::3]:
+    for path in sorted((search_pipeline / "data/raw/synthetic/photo").rglob("*.jpg"))[::3]:
         (photos / path.parent.name).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, photos / path.parent.name / path.name)
     (root / "secret.txt").write_text("outside the photo folder")
     index_folder(photos, bundle, root / "index")
     retriever = Retriever.for_index(root / "index")
     with running(create_app(retriever, default_k=6)) as url:
-        yield url, retriever, root
+        yield url, retriever, search_pipeline
 
 
 def _post(url: str, body: bytes, k: int = 6) -> tuple[int, dict]:

@@ -142,6 +142,11 @@ class StageTracker:
         """Log the numbers of a summary JSON as ``<file stem>.<key>``."""
         self.log_metrics(summary_metrics(path))
 
+    def guard(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Call ``fn`` (more store writes, e.g. logging a model) with this tracker's handling:
+        a failure is recorded in :attr:`error` and logged, never raised here."""
+        return self._call(fn, *args, **kwargs)
+
     # -- internals
     def _client(self) -> Any:
         if self._mlflow_client is None:
