@@ -33,7 +33,7 @@ from zsbir.search.retriever import Retriever
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 25_000_000
-MAX_K = 100
+MAX_K = 1000
 STATIC = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 
 
