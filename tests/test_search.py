@@ -288,3 +288,24 @@ def test_degenerate_sketches_get_an_answer(pipe: Path, tmp_path: Path) -> None:
         assert len(hits) == 4 and all(np.isfinite(h.score) for h in hits)
     with pytest.raises(ImageReadError, match="cannot read image"):
         r.search(b"<html>not an image</html>", 3)
+
+
+# ------------------------------------------------------------------ FAISS index
+def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Path) -> None:
+    from zsbir.evaluate.metrics import cosine_scores, l2_normalise, top_k
+    from zsbir.retrieval.index import build_index, load_index, save_index, search
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 16))
+    gallery = (centres[rng.integers(0, 20, 2000)] + 0.3 * rng.normal(size=(2000, 16))).astype(np.float32)
+    queries = rng.normal(size=(50, 16)).astype(np.float32)
+    scores, rows = search(build_index(gallery), queries, 10)
+    reference = cosine_scores(l2_normalise(queries), l2_normalise(gallery))  # (50, 2000)
+    np.testing.assert_allclose(scores, np.sort(reference, axis=1)[:, ::-1][:, :10], atol=1e-5)
+    assert (rows == top_k(queries, gallery, 10)).mean() > 0.99  # equal but for float32 near-ties
+    hnsw = build_index(gallery, "hnsw")
+    save_index(hnsw, tmp_path / "h.index")
+    _, approx = search(load_index(tmp_path / "h.index"), queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, rows)])
+    assert recall > 0.9
+    assert search(build_index(gallery[:3]), queries[:1], 10)[1].shape == (1, 3)  # k clipped

@@ -6,10 +6,16 @@ const strokes = [];  // each: {width, points: [[x, y], ...]}
 let current = null;
 let timer = null;
 let pending = 0;
+let background = null;  // an uploaded sketch, drawn under the strokes
 
 function redraw() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (background) {  // fit the uploaded image into the canvas, keeping its aspect ratio
+    const r = Math.min(canvas.width / background.width, canvas.height / background.height);
+    const w = background.width * r, h = background.height * r;
+    ctx.drawImage(background, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+  }
   ctx.strokeStyle = "#000";
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
@@ -91,16 +97,28 @@ function show(results) {
 }
 
 function searchCanvas() {
-  if (!strokes.length) { document.getElementById("results").replaceChildren(); status("Draw to search."); return; }
+  if (!strokes.length && !background) { document.getElementById("results").replaceChildren(); status("Draw to search."); return; }
   const n = strokes.length;
   canvas.toBlob((blob) => search(blob, n).catch((e) => status(String(e), true)), "image/png");
 }
 
 document.getElementById("undo").addEventListener("click", () => { strokes.pop(); redraw(); schedule(); });
-document.getElementById("clear").addEventListener("click", () => { strokes.length = 0; redraw(); schedule(); });
+document.getElementById("clear").addEventListener("click", () => {
+  strokes.length = 0;
+  background = null;
+  redraw();
+  schedule();
+});
 document.getElementById("search").addEventListener("click", searchCanvas);
 document.getElementById("file").addEventListener("change", (ev) => {
   const file = ev.target.files[0];
-  if (file) search(file).catch((e) => status(String(e), true));
+  if (!file) return;
+  strokes.length = 0;
+  background = null;
+  const url = URL.createObjectURL(file);
+  const img = new Image();
+  img.onload = () => { background = img; redraw(); URL.revokeObjectURL(url); };
+  img.src = url;  // shown on the canvas (strokes can be added); the file itself is searched
+  search(file).catch((e) => status(String(e), true));
 });
 redraw();
