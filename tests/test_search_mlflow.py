@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ import pytest
 from zsbir.search.mlflow_model import REGISTERED_NAME, example_frame, log_bundle
 from zsbir.search.retriever import Retriever
 from zsbir.search.web import free_port
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _wait(url: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
@@ -79,3 +82,65 @@ def test_registered_model_is_served_and_equals_the_api(tmp_path: Path, search_pi
                                r.embed_sketches([base64.b64decode(frame["data"][2][0])])])
     np.testing.assert_allclose(predictions, expected, rtol=0, atol=1e-6)
     assert mlflow.get_tracking_uri() != uri  # the process-global URI was restored
+
+
+def _workspace(root: Path, pipe: Path) -> Path:
+    """A repository-like folder holding what the package stage reads."""
+    (root / "models").mkdir(parents=True)
+    (root / "data/pca").mkdir(parents=True)
+    (root / "metrics").mkdir()
+    shutil.copyfile(pipe / "models/model.pt", root / "models/model.pt")
+    shutil.copyfile(pipe / "data/pca/pca.npz", root / "data/pca/pca.npz")
+    shutil.copyfile(pipe / "data/classes.parquet", root / "data/classes.parquet")
+    shutil.copyfile(pipe / "metrics/eval.json", root / "metrics/eval.json")
+    (root / "params.yaml").write_text(
+        "seed: 0\nfeatures:\n  weights: random\n  image_size: 32\n  num_workers: 0\n"
+        "  precision: fp32\n  device: cpu\npca:\n  dim: 16\n"
+    )
+    return root
+
+
+def _stage(root: Path, uri: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    env.pop("ZSBIR_TRACKING", None)
+    return subprocess.run([sys.executable, str(REPO / "stages/package.py")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.slow
+def test_package_stage_logs_registers_and_keeps_the_run_finished(
+    tmp_path: Path, search_pipeline: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from zsbir import tracking
+    from zsbir.config import parse_params, to_dict
+    from zsbir.io import read_yaml
+
+    root = _workspace(tmp_path / "ws", search_pipeline)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    plain = to_dict(parse_params(read_yaml(root / "params.yaml")))
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        cwd = os.getcwd()
+        os.chdir(root)
+        with tracking.stage_run("evaluate", plain) as run:  # the pipeline's finished run
+            run_id = run.run_id
+    finally:
+        os.chdir(cwd)
+        del os.environ["MLFLOW_TRACKING_URI"]
+    proc = _stage(root, uri)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (root / "models/bundle/bundle.json").is_file()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    tags = client.get_run(run_id).data.tags
+    assert tags["stage.package"] == "done" and tags["stage.evaluate"] == "done"
+    (version,) = client.search_model_versions(f"name='{REGISTERED_NAME}'")
+    assert version.run_id == run_id and "eval.map_all" in version.tags
+    # a broken store costs the MLflow model, never the bundle
+    shutil.rmtree(root / "models/bundle")
+    (tmp_path / "bad.db").write_bytes(os.urandom(4096))
+    proc = _stage(root, f"sqlite:///{tmp_path / 'bad.db'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (root / "models/bundle/bundle.json").is_file()
+    assert "MLflow tracking store" in proc.stderr and "failed" in proc.stderr
