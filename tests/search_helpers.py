@@ -1,4 +1,4 @@
-"""A tiny synthetic pipeline (download → … → evaluate → package) built in-process for tests."""
+"""A tiny synthetic pipeline (download → … → evaluate → package), in-process, for tests."""
 
 from __future__ import annotations
 

@@ -60,10 +60,12 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def _bomb_png(path: Path, side: int = 40_000) -> None:
     """A PNG header claiming side x side pixels (PIL's decompression-bomb limit is ~179 Mpx)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
+    idat = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat)
 
 
 # ------------------------------------------------------------------- product == eval
@@ -297,7 +299,8 @@ def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Pat
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(20, 16))
-    gallery = (centres[rng.integers(0, 20, 2000)] + 0.3 * rng.normal(size=(2000, 16))).astype(np.float32)
+    noise = 0.3 * rng.normal(size=(2000, 16))
+    gallery = (centres[rng.integers(0, 20, 2000)] + noise).astype(np.float32)  # (2000, 16)
     queries = rng.normal(size=(50, 16)).astype(np.float32)
     scores, rows = search(build_index(gallery), queries, 10)
     reference = cosine_scores(l2_normalise(queries), l2_normalise(gallery))  # (50, 2000)

@@ -1,4 +1,4 @@
-"""The package stage's MLflow model: logged, registered with metrics, served by `mlflow models serve`."""
+"""The package stage's MLflow model: logged, registered with metrics, `mlflow models serve`d."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def _wait(url: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
 
 
 @pytest.mark.slow
-def test_registered_model_is_served_and_equals_the_api(tmp_path: Path, search_pipeline: Path) -> None:
+def test_registered_model_is_served_and_equals_the_api(
+    tmp_path: Path, search_pipeline: Path
+) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
 

@@ -128,7 +128,8 @@ def test_page_draws_and_shows_the_api_results(served) -> None:
         browser.get(url + "/")
         canvas = browser.find_element(By.ID, "canvas")
         actions = ActionChains(browser)
-        for stroke in ([(-120, -40), (0, -140), (120, -40)], [(-90, -40), (-90, 120), (90, 120), (90, -40)]):
+        roof, walls = [(-120, -40), (0, -140), (120, -40)], [(-90, -40), (-90, 120), (90, 120), (90, -40)]
+        for stroke in (roof, walls):
             actions.move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
             for x, y in stroke[1:]:
                 actions.move_to_element_with_offset(canvas, x, y)
@@ -138,10 +139,12 @@ def test_page_draws_and_shows_the_api_results(served) -> None:
             lambda b: canvas.get_attribute("data-searched-strokes") == "2"
             and len(b.find_elements(By.CSS_SELECTOR, "#results .hit img")) == 6
         )
-        WebDriverWait(browser, 30).until(lambda b: b.execute_script(
-            "return [...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)"))
-        shown = [e.get_attribute("data-path") for e in browser.find_elements(By.CSS_SELECTOR, "#results .hit")]
-        png = browser.execute_script("return document.getElementById('canvas').toDataURL('image/png')")
+        loaded = ("return [...document.querySelectorAll('#results img')]"
+                  ".every(i => i.complete && i.naturalWidth > 0)")
+        WebDriverWait(browser, 30).until(lambda b: b.execute_script(loaded))
+        hits = browser.find_elements(By.CSS_SELECTOR, "#results .hit")
+        shown = [e.get_attribute("data-path") for e in hits]
+        png = browser.execute_script("return document.getElementById('canvas').toDataURL()")
         (REPO / "reports").mkdir(exist_ok=True)
         browser.save_screenshot(str(REPO / "reports/search_page.png"))
     finally:

@@ -116,7 +116,8 @@ def http_rankings(url: str, sketches: Sequence[Path], k: int) -> list[list[Hit]]
             with urllib.request.urlopen(request, timeout=120) as response:
                 results = json.loads(response.read())["results"]
         except urllib.error.HTTPError as err:
-            raise ProductMismatch(f"POST {url}/api/search: {err.code} {err.read()[:500]!r}") from err
+            detail = err.read()[:500]
+            raise ProductMismatch(f"POST {url}/api/search: {err.code} {detail!r}") from err
         out.append([Hit(r["rank"], r["score"], r["path"]) for r in results])
     return out
 

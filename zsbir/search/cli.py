@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--skip-unreadable", action="store_true",
                     help="skip files that cannot be decoded (listed in OUT/index.json)")
     ix.add_argument("--kind", choices=("flat", "hnsw"), default="flat",
-                    help="flat: exact inner product (default); hnsw: approximate, for big galleries")
+                    help="flat: exact inner product (default); hnsw: approximate (big galleries)")
     ix.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     q = sub.add_parser("query", help="rank the indexed photos for a sketch")
     q.add_argument("sketch", type=Path)

@@ -13,8 +13,9 @@ already in ``photos.parquet`` or in a part are reused; only new content is embed
 chunks, each chunk written to ``parts/`` atomically as soon as it is done, so an
 interrupted run loses at most one chunk. A path is listed once; identical files share one
 embedding. Scale-out: ``--shard i/N`` processes embed disjoint slices of the content
-(sorted hashes, cut by the extract stage's :class:`~zsbir.features.extract.Shard`) , skipping what is embedded
-already) into ``parts/`` and stop; a final run without ``--shard`` merges (embedding anything still missing).
+(sorted hashes cut by the extract stage's :class:`~zsbir.features.extract.Shard`, minus
+what is embedded already) into ``parts/`` and stop; a final run without ``--shard``
+merges (embedding anything still missing).
 An index remembers its bundle's fingerprint and refuses any other bundle.
 """
 
@@ -70,7 +71,7 @@ class PhotoIndex:
         root = Path(root)
         meta = read_meta(root)
         if meta is None:
-            raise GalleryError(f"{root}: not a zsbir index (no {META}); build it with `zsbir index`")
+            raise GalleryError(f"{root}: not a zsbir index (no {META}); run `zsbir index`")
         check_fingerprint(root, meta["bundle_fingerprint"], fingerprint)
         if sha256_file(root / TABLE) != meta["table_sha256"]:
             raise GalleryError(f"{root / TABLE}: content differs from {META}; re-run `zsbir index`")
@@ -85,7 +86,8 @@ class PhotoIndex:
         scores, rows = search(self.faiss_index, queries, k)  # (Q, k), (Q, k)
         paths = self.table["path"].to_numpy()
         return [
-            [Hit(r + 1, float(s), str(paths[i])) for r, (s, i) in enumerate(zip(srow, irow)) if i >= 0]
+            [Hit(r + 1, float(s), str(paths[i])) for r, (s, i) in enumerate(zip(srow, irow))
+             if i >= 0]  # FAISS pads with -1 when fewer than k
             for srow, irow in zip(scores, rows)
         ]
 
@@ -246,7 +248,8 @@ def index_folder(
     summary: dict[str, Any] = {"images": len(paths), "embedded": embedded,
                                "reused": len(first_path) - len(missing)}
     if shard.count > 1:
-        log.info("shard %d/%d: embedded %d photos into %s", shard.index, shard.count, embedded, parts)
+        log.info("shard %d/%d: embedded %d photos into %s", shard.index, shard.count, embedded,
+                 parts)
         return summary | {"seconds": time.perf_counter() - start}
     vectors, errors = known_vectors(out)
     keep = [i for i, h in enumerate(hashes) if h in vectors]

@@ -114,6 +114,8 @@ def log_bundle(
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            client.set_model_version_tag(REGISTERED_NAME, version.version, f"eval.{key}", str(value))
+            client.set_model_version_tag(
+                REGISTERED_NAME, version.version, f"eval.{key}", str(value)
+            )
     log.info("registered %s version %s (%s)", REGISTERED_NAME, version.version, info.model_uri)
     return info.model_uri, str(version.version)

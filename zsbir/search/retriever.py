@@ -12,6 +12,7 @@ An image goes through exactly the pipeline's path (nothing here re-implements it
 
 from __future__ import annotations
 
+import dataclasses
 import io as _io
 import logging
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ ImageInput = str | Path | bytes | Image.Image
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: ``path`` relative to the indexed folder, cosine ``score``, 1-based ``rank``."""
+    """A search result: ``path`` relative to the indexed folder, cosine ``score``, ``rank`` >= 1."""
 
     rank: int
     score: float
@@ -83,7 +84,9 @@ class Retriever:
         self.index = index
 
     @classmethod
-    def load(cls, bundle: str | Path, device: str = "auto", index: str | Path | None = None) -> Retriever:
+    def load(
+        cls, bundle: str | Path, device: str = "auto", index: str | Path | None = None
+    ) -> Retriever:
         """Open ``bundle`` (verified) and, if given, the photo index folder ``index``."""
         retriever = cls(read_bundle(bundle), device)
         if index is not None:
@@ -108,7 +111,8 @@ class Retriever:
     @property
     def dim(self) -> int:
         """Dimension of the retrieval embedding."""
-        return int(self.embed_features(np.zeros((1, self.extractor.dim), np.float32), "photo").shape[1])
+        zeros = np.zeros((1, self.extractor.dim), np.float32)  # (1, D_F)
+        return int(self.embed_features(zeros, "photo").shape[1])
 
     def features(self, images: Sequence[ImageInput], domain: Domain) -> np.ndarray:
         """F(x) of in-memory or on-disk images: float32 (N, D_F)."""
@@ -129,7 +133,7 @@ class Retriever:
 
         Returns ``(float32 (N, D_F), errors)``; ``errors[i]`` is ``""`` for a good image.
         """
-        cfg = self.cfg.__class__(**{**self.cfg.__dict__, "skip_unreadable": skip_unreadable})
+        cfg = dataclasses.replace(self.cfg, skip_unreadable=skip_unreadable)
         return extract_images(self.extractor, list(paths), domain, cfg, self.device, self.precision)
 
     def embed_features(self, feats: np.ndarray, domain: Domain) -> np.ndarray:

@@ -25,7 +25,8 @@ def contact_sheet(sketch: Image.Image, hits: Sequence[Hit], photo_root: Path) ->
     sheet = Image.new("RGB", (PAD + n * (TILE + PAD), 2 * PAD + TILE + CAPTION), "white")
     draw = ImageDraw.Draw(sheet)
     sheet.paste(_tile(sketch), (PAD, PAD))
-    draw.rectangle([PAD - 2, PAD - 2, PAD + TILE + 1, PAD + TILE + 1], outline=(40, 90, 200), width=2)
+    frame = [PAD - 2, PAD - 2, PAD + TILE + 1, PAD + TILE + 1]
+    draw.rectangle(frame, outline=(40, 90, 200), width=2)
     draw.text((PAD, PAD + TILE + 3), "sketch", fill=(40, 90, 200))
     for i, hit in enumerate(hits, 1):
         x = PAD + i * (TILE + PAD)
