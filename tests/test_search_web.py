@@ -128,7 +128,8 @@ def test_page_draws_and_shows_the_api_results(served) -> None:
         browser.get(url + "/")
         canvas = browser.find_element(By.ID, "canvas")
         actions = ActionChains(browser)
-        roof, walls = [(-120, -40), (0, -140), (120, -40)], [(-90, -40), (-90, 120), (90, 120), (90, -40)]
+        roof = [(-120, -40), (0, -140), (120, -40)]
+        walls = [(-90, -40), (-90, 120), (90, 120), (90, -40)]
         for stroke in (roof, walls):
             actions.move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
             for x, y in stroke[1:]:
