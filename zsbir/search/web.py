@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import io as _io
+import re
 import socket
 import threading
 import time
@@ -55,7 +56,8 @@ def check_upload(data: bytes) -> None:
         with Image.open(_io.BytesIO(data)) as img:  # reads the header only
             width, height = img.size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise UploadError(400, f"not a readable image ({type(exc).__name__}: {exc})") from exc
+        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the upload", str(exc))
+        raise UploadError(400, f"not a readable image ({type(exc).__name__}: {text})") from exc
     if width * height > MAX_PIXELS:
         raise UploadError(413, f"image of {width}x{height} pixels exceeds {MAX_PIXELS} pixels")
 
@@ -96,8 +98,8 @@ def create_app(retriever: Retriever, default_k: int = 12) -> FastAPI:
         except UploadError as err:
             return JSONResponse({"detail": str(err)}, status_code=err.status)
         except ImageReadError as err:
-            return JSONResponse({"detail": str(err).replace("<_io.BytesIO", "<upload")},
-                                status_code=400)
+            text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the upload", str(err))
+            return JSONResponse({"detail": text}, status_code=400)
         results = [h.to_dict() | {"url": f"/photo?path={quote(h.path)}"} for h in hits]
         ms = (time.perf_counter() - start) * 1000
         return JSONResponse({"results": results, "ms": round(ms, 1)})
