@@ -127,3 +127,13 @@ def wordnet_installed() -> bool:
 def _feature_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the extract stage's chunk cache out of the user's ~/.cache during tests."""
     monkeypatch.setenv("ZSBIR_FEATURE_CACHE", str(tmp_path_factory.mktemp("feature-cache")))
+
+
+@pytest.fixture(scope="session")
+def search_pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny synthetic pipeline run up to the bundle (tests/search_helpers.py); read-only."""
+    from search_helpers import build_pipeline
+
+    root = tmp_path_factory.mktemp("search_pipeline")
+    build_pipeline(root)
+    return root

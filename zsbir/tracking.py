@@ -51,6 +51,8 @@ EXPERIMENT = "zsbir"
 RUN_KEY_TAG = "zsbir.run_key"
 COMMIT_TAG = "mlflow.source.git.commit"
 FINAL_STAGE = "evaluate"
+# Stages after evaluate (they read its outputs): running them keeps the run finished.
+POST_STAGES: tuple[str, ...] = ("package",)
 STRICT_ENV = "ZSBIR_TRACKING"  # "strict": a tracking failure fails the stage (after its work)
 LOCK_WAIT_S = 120.0  # how long a write waits for another process's SQLite lock
 T = TypeVar("T")
@@ -140,6 +142,11 @@ class StageTracker:
         """Log the numbers of a summary JSON as ``<file stem>.<key>``."""
         self.log_metrics(summary_metrics(path))
 
+    def guard(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Call ``fn`` (more store writes, e.g. logging a model) with this tracker's handling:
+        a failure is recorded in :attr:`error` and logged, never raised here."""
+        return self._call(fn, *args, **kwargs)
+
     # -- internals
     def _client(self) -> Any:
         if self._mlflow_client is None:
@@ -190,7 +197,7 @@ class StageTracker:
             self.log_params(params)
         marks = {f"stage.{self.stage}": "running"}
         self.set_tags(marks)
-        if self.stage != FINAL_STAGE:  # this run is incomplete until evaluate runs again
+        if self.stage not in (FINAL_STAGE, *POST_STAGES):  # incomplete until evaluate re-runs
             with contextlib.suppress(Exception):
                 client.delete_tag(self.run_id, f"stage.{FINAL_STAGE}")
         log.info("MLflow run %s for stage %s (%s)", self.run_id, self.stage, self.uri)

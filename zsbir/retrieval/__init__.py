@@ -1,0 +1,1 @@
+"""Retrieval over embeddings: the FAISS photo index (:mod:`zsbir.retrieval.index`)."""

@@ -1,0 +1,122 @@
+"""The ``zsbir`` command: ``index`` a photo folder, ``query`` it with a sketch, ``serve`` a page.
+
+    zsbir index PHOTO_DIR --bundle models/bundle --out INDEX_DIR [--shard i/N] [--skip-unreadable]
+    zsbir query SKETCH.png --index INDEX_DIR -k 10 [--json] [--sheet out.png]
+    zsbir serve --index INDEX_DIR [--host 127.0.0.1] [--port 8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from zsbir.features.extract import ExtractError, Shard
+from zsbir.features.images import ImageReadError
+from zsbir.io import ArtifactError
+from zsbir.search.bundle import BundleError
+
+# Errors a user can fix from the message alone: printed without a traceback (exit 2).
+USER_ERRORS = (BundleError, ArtifactError, ExtractError, ImageReadError, ValueError, OSError)
+
+
+def parse_shard(text: str) -> Shard:
+    """``i/N``, or ``env``: ``RANK``/``WORLD_SIZE`` as set by torchrun."""
+    if text == "env":
+        return Shard(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+    return Shard.parse(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="zsbir", description="Search photos with a sketch.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    ix = sub.add_parser("index", help="embed a photo folder into a searchable index")
+    ix.add_argument("photo_dir", type=Path)
+    ix.add_argument("--bundle", type=Path, default=Path("models/bundle"))
+    ix.add_argument("--out", type=Path, required=True, help="index folder (created/updated)")
+    ix.add_argument("--shard", type=parse_shard, default=Shard(),
+                    help="i/N: embed only shard i of N into OUT/parts (then run without --shard "
+                         "to merge); 'env' under torchrun")
+    ix.add_argument("--skip-unreadable", action="store_true",
+                    help="skip files that cannot be decoded (listed in OUT/index.json)")
+    ix.add_argument("--kind", choices=("flat", "hnsw"), default="flat",
+                    help="flat: exact inner product (default); hnsw: approximate (big galleries)")
+    ix.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    q = sub.add_parser("query", help="rank the indexed photos for a sketch")
+    q.add_argument("sketch", type=Path)
+    q.add_argument("--index", type=Path, required=True)
+    q.add_argument("-k", type=int, default=10)
+    q.add_argument("--bundle", type=Path, default=None, help="default: the index's own bundle")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
+    q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    s = sub.add_parser("serve", help="a local web page: draw a sketch, see the photos")
+    s.add_argument("--index", type=Path, required=True)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("-k", type=int, default=12)
+    s.add_argument("--bundle", type=Path, default=None)
+    return ap
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from zsbir.search.gallery import index_folder
+
+    summary = index_folder(args.photo_dir, args.bundle, args.out, args.shard,
+                           args.skip_unreadable, args.kind, args.device)
+    for item in summary.get("skipped", []):
+        print(f"skipped {item['path']}: {item['error']}", file=sys.stderr)
+    if args.shard.count > 1:
+        print(f"shard {args.shard.index}/{args.shard.count}: embedded {summary['embedded']} photos"
+              f" into {args.out}/parts; run once more without --shard to merge")
+    else:
+        print(f"indexed {summary['count']} photos into {args.out} ({summary['embedded']} embedded,"
+              f" {summary['reused']} reused, {len(summary['skipped'])} skipped)")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from zsbir.search.retriever import Retriever
+
+    retriever = Retriever.for_index(args.index, args.bundle, args.device)
+    hits = retriever.search(args.sketch, args.k)
+    if args.json:
+        print(json.dumps({"sketch": str(args.sketch), "results": [h.to_dict() for h in hits]}))
+    else:
+        for hit in hits:
+            print(f"{hit.rank:3d}  {hit.score:.6f}  {hit.path}")
+    if args.sheet is not None:
+        from zsbir.search.sheet import write_sheet
+
+        with Image.open(args.sketch) as sketch:
+            write_sheet(sketch, hits, retriever.index.photo_root, args.sheet)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from zsbir.search.web import serve
+
+    serve(args.index, args.bundle, args.host, args.port, args.k)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zsbir`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    commands = {"index": cmd_index, "query": cmd_query, "serve": cmd_serve}
+    try:
+        return commands[args.command](args)
+    except USER_ERRORS as err:
+        print(f"zsbir {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""``zsbir index``: a photo folder → a searchable index folder (:class:`PhotoIndex`).
+
+``INDEX_DIR/`` holds::
+
+    index.json      format, bundle fingerprint and path, photo folder, kind, count, dim,
+                    skipped (unreadable) files, sha256 of photos.parquet
+    photos.parquet  path (relative to the photo folder, POSIX), sha256 of the file, vector
+    faiss.index     FAISS index over the vectors (zsbir.retrieval.index), row i = table row i
+    parts/          work in progress: embedded chunks, removed by the merge
+
+Incremental and resumable: every file is identified by the SHA-256 of its bytes. Vectors
+already in ``photos.parquet`` or in a part are reused; only new content is embedded, in
+chunks, each chunk written to ``parts/`` atomically as soon as it is done, so an
+interrupted run loses at most one chunk. A path is listed once; identical files share one
+embedding. Scale-out: ``--shard i/N`` processes embed disjoint slices of the content
+(sorted hashes cut by the extract stage's :class:`~zsbir.features.extract.Shard`, minus
+what is embedded already) into ``parts/`` and stop; a final run without ``--shard``
+merges (embedding anything still missing).
+An index remembers its bundle's fingerprint and refuses any other bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from zsbir import io
+from zsbir.features.extract import Shard
+from zsbir.retrieval.index import build_index, load_index, save_index, search
+from zsbir.search.bundle import sha256_file
+from zsbir.search.retriever import Hit, Retriever
+
+log = logging.getLogger(__name__)
+
+FORMAT = "zsbir-index-v1"
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+META, TABLE, FAISS, PARTS = "index.json", "photos.parquet", "faiss.index", "parts"
+CHUNK = 256  # images embedded (and checkpointed to parts/) at a time
+
+
+class GalleryError(ValueError):
+    """Bad photo folder or index folder; the message names it and says the fix."""
+
+
+@dataclass(frozen=True)
+class PhotoIndex:
+    """A loaded index folder: table rows (path, sha256), vectors and the FAISS index."""
+
+    root: Path
+    meta: dict[str, Any]
+    table: pd.DataFrame
+    vectors: np.ndarray  # (N, E) float32
+    faiss_index: Any
+
+    @property
+    def photo_root(self) -> Path:
+        return Path(self.meta["photo_root"])
+
+    @classmethod
+    def load(cls, root: str | Path, fingerprint: str | None = None) -> PhotoIndex:
+        """Open ``root``; with ``fingerprint``, refuse an index built by another bundle."""
+        root = Path(root)
+        meta = read_meta(root)
+        if meta is None:
+            raise GalleryError(f"{root}: not a zsbir index (no {META}); run `zsbir index`")
+        check_fingerprint(root, meta["bundle_fingerprint"], fingerprint)
+        if sha256_file(root / TABLE) != meta["table_sha256"]:
+            raise GalleryError(f"{root / TABLE}: content differs from {META}; re-run `zsbir index`")
+        table, vectors = io.read_vectors(root / TABLE)
+        index = load_index(root / FAISS)
+        if index.ntotal != len(table):
+            raise GalleryError(f"{root}: {FAISS} holds {index.ntotal} rows, {TABLE} {len(table)}")
+        return cls(root, meta, table, vectors, index)
+
+    def rank(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        """Top ``k`` photos of each query embedding (Q, E), best first."""
+        scores, rows = search(self.faiss_index, queries, k)  # (Q, k), (Q, k)
+        paths = self.table["path"].to_numpy()
+        return [
+            [Hit(r + 1, float(s), str(paths[i])) for r, (s, i) in enumerate(zip(srow, irow))
+             if i >= 0]  # FAISS pads with -1 when fewer than k
+            for srow, irow in zip(scores, rows)
+        ]
+
+    def file(self, path: str) -> Path:
+        """The file of an indexed ``path``; anything not in the table is refused."""
+        hits = self.table.index[self.table["path"] == path]
+        if len(hits) == 0:
+            raise KeyError(path)
+        return self.photo_root / str(self.table["path"].iloc[hits[0]])
+
+
+# ------------------------------------------------------------------------ scanning
+def find_images(photo_dir: Path, exclude: Path | None = None) -> list[str]:
+    """Image files under ``photo_dir`` (recursive, extension in any case), sorted POSIX paths."""
+    if not photo_dir.is_dir():
+        raise GalleryError(f"{photo_dir}: photo folder not found")
+    skip = exclude.resolve() if exclude is not None else None
+    found = []
+    for path in photo_dir.rglob("*"):
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+            continue
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
+        found.append(path.relative_to(photo_dir).as_posix())
+    if not found:
+        raise GalleryError(
+            f"{photo_dir}: no images (extensions {sorted(IMAGE_EXTENSIONS)}, any case) found"
+        )
+    return sorted(found)
+
+
+def hash_files(photo_dir: Path, paths: list[str]) -> list[str]:
+    """SHA-256 of each file's content."""
+    return [sha256_file(photo_dir / p) for p in tqdm(paths, desc="hash photos", unit="file")]
+
+
+# ------------------------------------------------------------------ index metadata
+def read_meta(root: Path) -> dict[str, Any] | None:
+    """``index.json`` of ``root`` (None when absent); a foreign format is an error."""
+    path = root / META
+    if not path.is_file():
+        return None
+    meta = io.read_json(path)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise GalleryError(f"{path}: not a {FORMAT} index file")
+    return meta
+
+
+def check_fingerprint(root: Path, found: str, expected: str | None) -> None:
+    """Refuse an index (or its parts) made by a bundle other than ``expected``."""
+    if expected is not None and found != expected:
+        raise GalleryError(
+            f"{root}: this index was built by bundle {found[:12]}…, not by the bundle given "
+            f"({expected[:12]}…); query it with its own bundle or index into a new --out folder"
+        )
+
+
+# ------------------------------------------------------------------------- parts
+def _parts_fingerprint(parts: Path, fingerprint: str) -> None:
+    stamp = parts / "bundle_fingerprint"
+    if stamp.is_file():
+        check_fingerprint(parts, stamp.read_text().strip(), fingerprint)
+    else:
+        io.write_text(fingerprint, stamp)
+
+
+def known_vectors(out: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``({sha256: vector}, {sha256: error})`` from the current table and every part."""
+    vectors: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}
+    if (out / TABLE).is_file():
+        meta, x = io.read_vectors(out / TABLE)
+        vectors.update(zip(meta["sha256"], x))
+    parts = out / PARTS
+    for part in sorted(parts.glob("*.parquet")) if parts.is_dir() else []:
+        meta, x = io.read_vectors(part)
+        vectors.update(zip(meta["sha256"], x))
+    for sidecar in sorted(parts.glob("*.json")) if parts.is_dir() else []:
+        errors.update(io.read_json(sidecar)["errors"])
+    return vectors, errors
+
+
+def embed_missing(
+    retriever: Retriever,
+    photo_dir: Path,
+    todo: list[tuple[str, str]],
+    parts: Path,
+    tag: str,
+    skip_unreadable: bool,
+) -> int:
+    """Embed ``todo`` (sha256, path) chunk by chunk into ``parts/<tag>-<k>.parquet``."""
+    done = 0
+    for k, start in enumerate(tqdm(range(0, len(todo), CHUNK), desc="index chunks", unit="chunk")):
+        chunk = todo[start : start + CHUNK]
+        feats, errors = retriever.file_features(
+            [photo_dir / p for _, p in chunk], "photo", skip_unreadable
+        )
+        ok = np.array([e == "" for e in errors], dtype=bool)
+        vectors = retriever.embed_features(feats[ok], "photo") if ok.any() else None
+        name = parts / f"{tag}-{k:06d}.parquet"
+        bad = {h: e for (h, _), e in zip(chunk, errors) if e}
+        for message in bad.values():
+            log.warning("skipping unreadable photo %s", message)
+        if vectors is not None:
+            hashes = [h for (h, _), good in zip(chunk, ok) if good]
+            io.write_vectors(name, vectors, {"sha256": pa_strings(hashes)})
+        io.write_json({"errors": bad}, name.with_suffix(".json"))
+        done += int(ok.sum())
+    return done
+
+
+def pa_strings(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
+
+
+# ------------------------------------------------------------------------- driver
+def index_folder(
+    photo_dir: str | Path,
+    bundle: str | Path,
+    out: str | Path,
+    shard: Shard = Shard(),
+    skip_unreadable: bool = False,
+    kind: str = "flat",
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Index (or update the index of) ``photo_dir`` into ``out``; returns a summary.
+
+    With ``shard.count > 1`` only this shard's share of the missing content is embedded
+    into ``out/parts/`` (no index is written); run once more without a shard to merge.
+    """
+    photo_dir, out = Path(photo_dir), Path(out)
+    start = time.perf_counter()
+    retriever = Retriever.load(bundle, device)
+    fingerprint = retriever.bundle.fingerprint
+    meta = read_meta(out)
+    if meta is not None:
+        check_fingerprint(out, meta["bundle_fingerprint"], fingerprint)
+    paths = find_images(photo_dir, exclude=out)
+    hashes = hash_files(photo_dir, paths)
+    parts = out / PARTS
+    parts.mkdir(parents=True, exist_ok=True)
+    _parts_fingerprint(parts, fingerprint)
+    known, _ = known_vectors(out)
+    first_path: dict[str, str] = {}
+    for h, p in zip(hashes, paths):
+        first_path.setdefault(h, p)
+    missing = [h for h in first_path if h not in known]
+    # A shard's slice is cut from ALL content (sorted), not from what is missing: shards
+    # started at different times then still split the work the same way.
+    every = sorted(first_path)
+    mine = [h for h in every[shard.rows(len(every))] if h not in known]
+    tag = f"s{shard.index}of{shard.count}-{time.time_ns()}"
+    embedded = embed_missing(
+        retriever, photo_dir, [(h, first_path[h]) for h in mine], parts, tag, skip_unreadable
+    )
+    summary: dict[str, Any] = {"images": len(paths), "embedded": embedded,
+                               "reused": len(first_path) - len(missing)}
+    if shard.count > 1:
+        log.info("shard %d/%d: embedded %d photos into %s", shard.index, shard.count, embedded,
+                 parts)
+        return summary | {"seconds": time.perf_counter() - start}
+    vectors, errors = known_vectors(out)
+    keep = [i for i, h in enumerate(hashes) if h in vectors]
+    skipped = [{"path": paths[i], "error": errors.get(h, "not embedded")}
+               for i, h in enumerate(hashes) if h not in vectors]
+    if not keep:
+        raise GalleryError(f"{photo_dir}: none of the {len(paths)} images could be read")
+    matrix = np.stack([vectors[hashes[i]] for i in keep]).astype(np.float32)  # (N, E)
+    table = {"path": pa_strings([paths[i] for i in keep]),
+             "sha256": pa_strings([hashes[i] for i in keep])}
+    io.write_vectors(out / TABLE, matrix, table)
+    save_index(build_index(matrix, kind), out / FAISS)
+    meta = {
+        "format": FORMAT,
+        "bundle_fingerprint": fingerprint,
+        "bundle": str(Path(bundle).resolve()),
+        "photo_root": str(photo_dir.resolve()),
+        "kind": kind,
+        "count": len(keep),
+        "dim": int(matrix.shape[1]),
+        "skipped": skipped,
+        "table_sha256": sha256_file(out / TABLE),
+    }
+    io.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", out / META)
+    shutil.rmtree(parts)
+    seconds = time.perf_counter() - start
+    log.info("indexed %d photos (%d embedded, %d skipped) in %.1f s", len(keep), embedded,
+             len(skipped), seconds)
+    return summary | {"count": len(keep), "skipped": skipped, "seconds": seconds}
