@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data import quickdraw, sketchy_extended, tuberlin
-from zsbir.data.benchmark import count_files
-from zsbir.data.counts import count_table
+from zsbir.data.datasets import quickdraw, sketchy, tuberlin
+from zsbir.data.acquire.benchmark import count_files
+from zsbir.data.acquire.counts import count_table
 
-SPECS = {m.NAME: m.benchmark for m in (sketchy_extended, tuberlin, quickdraw)}
+SPECS = {m.NAME: m.benchmark for m in (sketchy, tuberlin, quickdraw)}
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from zsbir.data.counts import read_expected
+from zsbir.data.acquire.counts import read_expected
 from zsbir.io import write_text
 from zsbir.split.imagenet import CLASS_WNIDS_FILE, DATA_DIR, read_wnid_list
 from zsbir.split.names import NAMES_FILE, lookup, read_overrides

@@ -13,8 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from zsbir.data.fetch import format_checksums, hash_tree
-from zsbir.data.sketchy import CHECKSUMS, DOMAIN_DIRS
+from zsbir.data.acquire.fetch import format_checksums, hash_tree
+from zsbir.data.datasets.sketchy_mini import CHECKSUMS, DOMAIN_DIRS
 from zsbir.io import write_text
 
 

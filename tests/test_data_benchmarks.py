@@ -25,12 +25,13 @@ from conftest import Served
 from PIL import Image
 
 from zsbir.config import DataConfig, SketchyConfig, SplitConfig
-from zsbir.data import benchmark, fetch, gdrive, quickdraw, sketchy_extended, tuberlin
-from zsbir.data.benchmark import Benchmark
-from zsbir.data.counts import count_table, read_expected
-from zsbir.data.fetch import read_checksums
-from zsbir.data.manifest import DatasetError
-from zsbir.data.registry import build_dataset
+from zsbir.data.acquire import benchmark, fetch, gdrive
+from zsbir.data.datasets import quickdraw, sketchy, tuberlin
+from zsbir.data.acquire.benchmark import Benchmark
+from zsbir.data.acquire.counts import count_table, read_expected
+from zsbir.data.acquire.fetch import read_checksums
+from zsbir.data.base import DatasetError
+from zsbir.data.datasets import build_dataset
 from zsbir.split import wordnet
 from zsbir.split.published import published_unseen
 from zsbir.split.run import make_split
@@ -94,7 +95,7 @@ def quickdraw_files() -> tuple[dict[str, bytes], dict[str, bytes]]:
 
 def sketchy_wnids() -> dict[str, str]:
     listed = read_checksums(
-        Path(sketchy_extended.__file__).parent / "checksums/sketchy-mini.sha256"
+        Path(sketchy.__file__).parent / "checksums/sketchy-mini.sha256"
     )
     return {rel.split("/")[1]: rel.split("/")[2][:9] for rel in sorted(listed, reverse=True)}
 
@@ -152,10 +153,10 @@ def miniature(bench: Benchmark, counts: Path, **locations: tuple[str, ...]) -> B
 def build(bench: Benchmark, tmp_path: Path, source: Path | None = None, **kw) -> tuple:
     return benchmark.build(
         bench,
-        str(source) if source else None,
-        None,
-        tmp_path / "raw" / bench.name,
-        tmp_path,
+        source=str(source) if source else None,
+        url=None,
+        out_dir=tmp_path / "raw" / bench.name,
+        repo_root=tmp_path,
         cache=tmp_path / "cache",
         progress=False,
         retry_wait=0.0,
@@ -319,7 +320,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
 ) -> None:
     rendered, extended = sketchy_files()
     cfg = DataConfig(dataset="sketchy", sketchy=SketchyConfig(sketch_variant=variant))
-    real = sketchy_extended.benchmark(cfg)
+    real = sketchy.benchmark(cfg)
     counts = expected_counts(tmp_path, real, {"rendered": rendered, "extended": extended})
     source = tmp_path / "downloads"
     write_tree(source / "unpacked", rendered)
@@ -359,7 +360,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
 def test_sketchy_without_extended_photos(tmp_path: Path) -> None:
     rendered, _ = sketchy_files()
     cfg = DataConfig(dataset="sketchy", sketchy=SketchyConfig(extended_photos=False))
-    real = sketchy_extended.benchmark(cfg)
+    real = sketchy.benchmark(cfg)
     counts = expected_counts(tmp_path, real, {"rendered": rendered})
     source = write_tree(tmp_path / "src", rendered)
     manifest, _ = build(miniature(real, counts), tmp_path, source)

@@ -10,8 +10,8 @@ import py7zr
 import pytest
 from PIL import Image
 
-from zsbir.data.manifest import DatasetError
-from zsbir.data.unpack import extract, hash_files, list_package
+from zsbir.data.base import DatasetError
+from zsbir.data.acquire.archives import extract, hash_files, list_package
 
 
 def _png(color: int) -> bytes:

@@ -14,6 +14,7 @@ from zsbir.config import FeaturesConfig
 from zsbir.features import extract as E
 from zsbir.features.images import ImageReadError, decode_image
 from zsbir.features.weights import build_extractor
+from zsbir.schema import ManifestError, make_manifest
 
 CFG = FeaturesConfig(
     weights="random",
@@ -186,11 +187,11 @@ def test_unreadable_image_fails_with_path_or_is_skipped(tmp_path: Path) -> None:
 
 def test_bad_manifest_is_named(tmp_path: Path) -> None:
     io.write_table(pd.DataFrame({"id": ["a"], "path": ["a.png"]}), tmp_path / "m.parquet")
-    with pytest.raises(E.ExtractError, match=r"m.parquet: manifest lacks column\(s\) \['domain'\]"):
+    with pytest.raises(ManifestError, match=r"m.parquet: manifest lacks column\(s\) \['domain', 'class'"):
         E.load_manifest(tmp_path / "m.parquet")
-    bad = pd.DataFrame({"id": ["a"], "path": ["a.png"], "domain": ["painting"]})
+    bad = make_manifest([{"id": "painting/c/a", "path": "a.png", "domain": "painting", "class": "c"}])
     io.write_table(bad, tmp_path / "m.parquet")
-    with pytest.raises(E.ExtractError, match="'painting'"):
+    with pytest.raises(ManifestError, match="m.parquet: item 'painting/c/a': domain 'painting'"):
         E.load_manifest(tmp_path / "m.parquet")
 
 

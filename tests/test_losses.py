@@ -9,7 +9,7 @@ import torch
 
 from zsbir.config import LossConfig, ModelConfig
 from zsbir.models.factory import build_model
-from zsbir.train import losses
+from zsbir.models import losses
 
 
 def _numeric_kl(mu: float, sigma: float) -> float:

@@ -11,12 +11,12 @@ import torch
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig
 from zsbir.embed import build_embeddings
-from zsbir.evaluate.metrics import retrieval_metrics
+from zsbir.retrieval.metrics import retrieval_metrics
 from zsbir.models.factory import build_model, load_model
-from zsbir.train import losses
+from zsbir.models import losses
 from zsbir.train.data import load_training_data
 from zsbir.train.loop import FitPaths, fit
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 
 # ------------------------------------------------------------------ losses by hand
@@ -102,7 +102,7 @@ def _chance(root: Path) -> float:
 def test_trains_and_beats_chance_on_unseen_classes(root: Path, tmp_path: Path, model, dim) -> None:
     train = TrainConfig(epochs=15, batch_size=16, lr_g=5e-3, device="cpu", patience=0)
     paths = FitPaths(tmp_path / "model.pt", tmp_path / "ckpt/last.pt", tmp_path / "h.csv")
-    result = fit(_data(root), model, LossConfig(), train, EvalConfig(), 0, paths)
+    result = fit(_data(root), model_cfg=model, loss_cfg=LossConfig(), train_cfg=train, eval_cfg=EvalConfig(), seed=0, paths=paths)
     first, last = result.history[0], result.history[-1]
     assert last["loss.g_total"] < first["loss.g_total"]  # it learns
     net, _ = load_model(paths.model)  # rebuilt from the checkpoint alone
@@ -136,5 +136,5 @@ def test_deterministic_with_the_same_seed(root: Path, tmp_path: Path) -> None:
     for run in ("a", "b"):
         d = tmp_path / run
         paths = FitPaths(d / "m.pt", d / "c/last.pt", d / "h.csv")
-        maps.append(fit(_data(root), model, LossConfig(), train, EvalConfig(), 3, paths).history)
+        maps.append(fit(_data(root), model_cfg=model, loss_cfg=LossConfig(), train_cfg=train, eval_cfg=EvalConfig(), seed=3, paths=paths).history)
     assert maps[0] == [{**h, "seconds": maps[0][i]["seconds"]} for i, h in enumerate(maps[1])]

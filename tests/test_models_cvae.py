@@ -3,9 +3,10 @@
 import torch
 
 from zsbir.config import LossConfig, ModelConfig
-from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
+from zsbir.models.cvae import SketchConditionedCVAE
+from zsbir.models.raw import RawFeatures
 from zsbir.models.factory import build_model
-from zsbir.train.losses import cvae_losses, kl_standard_normal
+from zsbir.models.losses import cvae_losses, kl_standard_normal
 
 CFG = ModelConfig(name="cvae", z_structure=4, hidden=16, dropout=0.0)
 

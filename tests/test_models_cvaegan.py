@@ -8,7 +8,7 @@ import torch
 from zsbir.config import LossConfig, ModelConfig
 from zsbir.models.cvaegan import Needs, ParallelCVAEGAN
 from zsbir.models.factory import build_model, load_model, save_model
-from zsbir.train import losses
+from zsbir.models import losses
 
 D, S = 12, 6
 CFG = ModelConfig(z_structure=5, z_appearance=3, hidden=16, dropout=0.0)

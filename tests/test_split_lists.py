@@ -5,7 +5,7 @@ import pytest
 from conftest import wordnet_installed
 
 from zsbir.config import SplitConfig
-from zsbir.data.counts import read_expected
+from zsbir.data.acquire.counts import read_expected
 from zsbir.data.tuberlin import TABLES
 from zsbir.split.assign import random_unseen
 from zsbir.split.imagenet import load_table

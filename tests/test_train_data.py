@@ -7,7 +7,7 @@ import torch
 
 from zsbir.io import ArtifactError
 from zsbir.train.data import LeakageError, build_training_data, check_no_leakage, load_training_data
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from zsbir.models.factory import build_model
 from zsbir.train.data import load_training_data
 from zsbir.train.loop import FitPaths, fit
 from zsbir.train.select import validation_map
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 TRAIN = TrainConfig(epochs=2, batch_size=16, device="cpu")
 
@@ -48,7 +48,7 @@ def test_train_then_embed_test_items(
     model = ModelConfig(name=name, z_structure=4, z_appearance=2, hidden=16)
     ev = EvalConfig(space=space, n_samples=3)
     paths = FitPaths(tmp_path / "model.pt", tmp_path / "ckpt/last.pt", tmp_path / "h.csv")
-    result = fit(_data(root), model, LossConfig(), TRAIN, ev, 0, paths)
+    result = fit(_data(root), model_cfg=model, loss_cfg=LossConfig(), train_cfg=TRAIN, eval_cfg=ev, seed=0, paths=paths)
     assert (result.epochs_run == 0) == (name == "raw")
     state, config = load_checkpoint(paths.model)
     assert config["model"]["name"] == name and (state["model"] == {}) == (name == "raw")
@@ -66,7 +66,7 @@ def test_train_then_embed_test_items(
 @pytest.mark.parametrize("ev", [EvalConfig(generalized=True), EvalConfig(also_generalized=True)])
 def test_generalized_gallery_adds_seen_val_photos(root: Path, tmp_path: Path, ev) -> None:
     paths = FitPaths(tmp_path / "model.pt", tmp_path / "ckpt/last.pt", tmp_path / "h.csv")
-    fit(_data(root), ModelConfig(name="raw"), LossConfig(), TRAIN, EvalConfig(), 0, paths)
+    fit(_data(root), model_cfg=ModelConfig(name="raw"), loss_cfg=LossConfig(), train_cfg=TRAIN, eval_cfg=EvalConfig(), seed=0, paths=paths)
     meta, _ = build_embeddings(paths.model, root / "data/pca", root / "data/split.parquet", ev, 0)[
         "photo"
     ]
@@ -81,7 +81,9 @@ def test_validation_map_equals_sklearn_average_precision(root: Path) -> None:
     model = build_model(
         ModelConfig(z_structure=4, hidden=16), LossConfig(), data.feat_dim, data.sem_dim
     )
-    got = validation_map(model, data.sketch_val, data.photo_val, "structure", 1, 0)
+    got = validation_map(
+        model, data.sketch_val, data.photo_val, space="structure", n_samples=1, seed=0
+    )
     with torch.no_grad():
         q = torch.nn.functional.normalize(model.eval().enc_ske(data.sketch_val.x)[0], dim=1)
         g = torch.nn.functional.normalize(model.enc_img_s(data.photo_val.x)[0], dim=1)

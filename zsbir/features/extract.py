@@ -41,13 +41,13 @@ from tqdm.auto import tqdm
 
 from zsbir import io
 from zsbir.config import FeaturesConfig
-from zsbir.features.images import DOMAINS, Domain, ImageDataset
+from zsbir.features.images import ImageDataset
 from zsbir.features.vgg import VGGFeatures
 from zsbir.features.weights import build_extractor
+from zsbir.schema import DOMAINS, Domain, validate_manifest
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ("id", "path", "domain")
 PART_RE = re.compile(r"^(photo|sketch)-(\d+)-of-(\d+)\.parquet$")
 
 
@@ -161,16 +161,8 @@ def extract_images(
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
-    """The manifest with its columns checked; rows sorted by (domain, id)."""
-    df = io.read_table(path)
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise ExtractError(f"{path}: manifest lacks column(s) {missing}")
-    bad = sorted(set(df["domain"]) - set(DOMAINS))
-    if bad:
-        raise ExtractError(f"{path}: unknown domain value(s) {bad}; expected {list(DOMAINS)}")
-    if df["id"].duplicated().any():
-        raise ExtractError(f"{path}: duplicate id {df['id'][df['id'].duplicated()].iloc[0]!r}")
+    """The manifest, checked (:func:`zsbir.schema.validate_manifest`); rows sorted by (domain, id)."""
+    df = validate_manifest(io.read_table(path), source=str(path))
     return df.sort_values(["domain", "id"], kind="stable").reset_index(drop=True)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from zsbir import io
 from zsbir.config import PCAConfig
-from zsbir.features.images import DOMAINS
+from zsbir.schema import DOMAINS
 
 log = logging.getLogger(__name__)
 

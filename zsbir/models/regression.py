@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from zsbir.config import LossConfig, ModelConfig
-from zsbir.models.base import Batch
+from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.blocks import mlp
-from zsbir.train import losses
+from zsbir.models import losses
 
 
-class SemanticRegression(nn.Module):
+class SemanticRegression(TrainableModel):
     """Photo and sketch regressors onto the class semantic space."""
 
     def __init__(self, cfg: ModelConfig, feat_dim: int, sem_dim: int) -> None:
@@ -29,18 +29,12 @@ class SemanticRegression(nn.Module):
         self.photo_head = _head(cfg, feat_dim, sem_dim)
         self.sketch_head = _head(cfg, feat_dim, sem_dim)
 
-    def generator_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return []
-
     def forward(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """Predicted x_sem (B, S) of features x (B, D) of ``domain`` (photo | sketch)."""
         return (self.photo_head if domain == "photo" else self.sketch_head)(x)
 
-    def training_step(
-        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator
+    def generator_step(
+        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator, context: None = None
     ) -> dict[str, torch.Tensor]:
         """Regression of both domains onto their class's x_sem (Eq. 14)."""
         target = batch.class_sem[batch.cls]  # (B, S)

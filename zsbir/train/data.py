@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 
 from zsbir.io import ArtifactError, read_table, read_vectors
+from zsbir.schema import DOMAINS
 
 log = logging.getLogger(__name__)
 
-DOMAINS = ("photo", "sketch")
 
 
 class LeakageError(RuntimeError):

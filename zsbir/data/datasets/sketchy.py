@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data.benchmark import Benchmark, Item, Package, Parser
+from zsbir.data.acquire.benchmark import Benchmark, Item, Package, Parser, write_benchmark
+from zsbir.data.base import BuiltDataset
 
 NAME = "sketchy"
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -75,24 +76,29 @@ def benchmark(cfg: DataConfig) -> Benchmark:
     """The Sketchy packages for ``data.sketchy`` (sketch variant, extended photos)."""
     packages = [
         Package(
-            "rendered",
-            "rendered_256x256.7z",
-            "256x256",
-            rendered_parser(cfg.sketchy.sketch_variant),
-            ("photo", "sketch"),
-            RENDERED_GDRIVE,
+            name="rendered",
+            filename="rendered_256x256.7z",
+            root="256x256",
+            parse=rendered_parser(cfg.sketchy.sketch_variant),
+            groups=("photo", "sketch"),
+            locations=RENDERED_GDRIVE,
         ),
     ]
     if cfg.sketchy.extended_photos:
         packages.append(
             Package(
-                "extended",
-                "EXTEND_image_sketchy.zip",
-                "EXTEND_image_sketchy",
-                parse_extended,
-                ("extended_photo",),
-                (EXTENDED_GDRIVE,),
+                name="extended",
+                filename="EXTEND_image_sketchy.zip",
+                root="EXTEND_image_sketchy",
+                parse=parse_extended,
+                groups=("extended_photo",),
+                locations=(EXTENDED_GDRIVE,),
                 aliases=("extended_photo.zip",),
             )
         )
-    return Benchmark(NAME, tuple(packages), TABLES / "sketchy.tsv")
+    return Benchmark(name=NAME, packages=tuple(packages), counts=TABLES / "sketchy.tsv")
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/sketchy/`` from the published archives (the registry's entry)."""
+    return write_benchmark(benchmark(cfg), cfg, out_dir, repo_root)

@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data.benchmark import Benchmark, Item, Package
+from zsbir.data.acquire.benchmark import Benchmark, Item, Package, write_benchmark
+from zsbir.data.base import BuiltDataset
 
 NAME = "tuberlin"
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -53,20 +54,30 @@ def photo_folders(path: Path = TABLES / "tuberlin_photo_folders.tsv") -> dict[st
 def benchmark(cfg: DataConfig) -> Benchmark:
     """The two TU-Berlin packages (``cfg`` has no TU-Berlin options)."""
     sketches = Package(
-        "sketches",
-        "sketches_png.zip",
-        "png",
-        parse_sketch,
-        ("sketch",),
-        (SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
+        name="sketches",
+        filename="sketches_png.zip",
+        root="png",
+        parse=parse_sketch,
+        groups=("sketch",),
+        locations=(SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
     )
     photos = Package(
-        "photos",
-        "ImageResized.zip",
-        "ImageResized",
-        parse_photo,
-        ("photo",),
-        (PHOTOS_GDRIVE,),
+        name="photos",
+        filename="ImageResized.zip",
+        root="ImageResized",
+        parse=parse_photo,
+        groups=("photo",),
+        locations=(PHOTOS_GDRIVE,),
         aliases=("images.zip",),
     )
-    return Benchmark(NAME, (sketches, photos), TABLES / "tuberlin.tsv", photo_folders())
+    return Benchmark(
+        name=NAME,
+        packages=(sketches, photos),
+        counts=TABLES / "tuberlin.tsv",
+        rename=photo_folders(),
+    )
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/tuberlin/`` from the published archives (the registry's entry)."""
+    return write_benchmark(benchmark(cfg), cfg, out_dir, repo_root)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from zsbir.data.manifest import DatasetError
+from zsbir.data.base import DatasetError
 
 DRIVE_DOWNLOAD = "https://drive.google.com/uc"
 SCHEME = "gdrive://"  # ``gdrive://<file id>`` in a dataset's list of locations

@@ -37,10 +37,12 @@ from typing import Any
 
 import pandas as pd
 
-from zsbir.data.counts import ExpectedCounts, count_problems, read_expected
-from zsbir.data.fetch import cache_dir, download, resolve_source
-from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
-from zsbir.data.unpack import (
+from zsbir.config import DataConfig
+from zsbir.data.acquire.counts import ExpectedCounts, count_problems, read_expected
+from zsbir.data.acquire.fetch import cache_dir, download, resolve_source
+from zsbir.data.base import BuiltDataset, DatasetError
+from zsbir.schema import item_id, make_manifest, validate_manifest
+from zsbir.data.acquire.archives import (
     ARCHIVE_SUFFIXES,
     Listing,
     extract,
@@ -68,7 +70,7 @@ class Item:
 Parser = Callable[[str], Item | None]  # path below the package root -> item, None = skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Package:
     """One published archive and the folder it extracts to."""
 
@@ -81,7 +83,7 @@ class Package:
     aliases: tuple[str, ...] = ()  # other file names the archive is known under
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Benchmark:
     """A dataset made of packages; ``rename`` maps package folder names to class names."""
 
@@ -278,11 +280,11 @@ def count_files(bench: Benchmark, source: str, repo_root: str | os.PathLike[str]
 # ---------------------------------------------------------------------------- build
 def build(
     bench: Benchmark,
+    *,
     source: str | None,
     url: str | None,
     out_dir: str | os.PathLike[str],
     repo_root: str | os.PathLike[str],
-    *,
     check_counts: bool = True,
     cache: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -387,3 +389,18 @@ def _write_sidecars(
     write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", out / "SOURCES.json")
     lines = ["kept\tdropped\treason"] + ["\t".join(d) for d in found.duplicates]
     write_text("\n".join(lines) + "\n", out / "duplicates.tsv")
+
+
+def write_benchmark(
+    bench: Benchmark, cfg: DataConfig, out_dir: Path, repo_root: Path
+) -> BuiltDataset:
+    """:func:`build` with the ``data`` params (a dataset module's ``write``)."""
+    manifest, provenance = build(
+        bench,
+        source=cfg.source,
+        url=cfg.url,
+        out_dir=out_dir,
+        repo_root=repo_root,
+        check_counts=cfg.check_counts,
+    )
+    return BuiltDataset(manifest, provenance)

@@ -40,9 +40,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from zsbir.config import SyntheticConfig
-from zsbir.data import shapes
-from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
-from zsbir.data.render import RGB, Pose, render_photo, render_sketch, sample_pose, sketch_pose
+from zsbir.data.synthetic import shapes
+from zsbir.data.base import DatasetError
+from zsbir.schema import item_id, make_manifest, validate_manifest
+from zsbir.data.synthetic.render import RGB, Pose, render_photo, render_sketch, sample_pose, sketch_pose
 from zsbir.io import atomic_dir
 from zsbir.seed import derive
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from zsbir.data.manifest import DatasetError
+from zsbir.data.base import DatasetError
 
 TOTAL = "*"
 UNKNOWN = "-"

@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from zsbir.data.manifest import DatasetError
+from zsbir.data.base import DatasetError
 
 log = logging.getLogger(__name__)
 

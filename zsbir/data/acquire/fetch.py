@@ -33,8 +33,8 @@ from filelock import FileLock
 from PIL import Image
 from tqdm import tqdm
 
-from zsbir.data import gdrive
-from zsbir.data.manifest import DatasetError
+from zsbir.data.acquire import gdrive
+from zsbir.data.base import DatasetError
 from zsbir.io import write_text
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from zsbir.data.shapes import Part, Points, rotate
+from zsbir.data.synthetic.shapes import Part, Points, rotate
 
 RGB = tuple[int, int, int]
 SUPERSAMPLE = 2

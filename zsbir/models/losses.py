@@ -8,14 +8,18 @@ returned. Reconstruction and KL terms are per-dimension means (Sec. 3), so the w
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 
 from zsbir.config import LossConfig
-from zsbir.models.cvae import CVAEOutputs
-from zsbir.models.cvaegan import CVAEGANOutputs, Needs
+
+if TYPE_CHECKING:  # the models import this module
+    from zsbir.models.cvae import CVAEOutputs
+    from zsbir.models.cvaegan import CVAEGANOutputs
 
 Adversarial = Literal["lsgan", "nonsaturating"]
 
@@ -78,6 +82,16 @@ def cross_correlation(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-5) -> to
 
 
 # ------------------------------------------------------------------ the cVAE-GAN terms
+@dataclass(frozen=True)
+class Needs:
+    """Which outputs a training step needs (a loss weight of 0 skips its outputs)."""
+
+    recon: bool = True
+    cross: bool = True
+    adversarial: bool = True
+    semantic: bool = True
+
+
 def needs(cfg: LossConfig) -> Needs:
     """Which forward outputs the configured objective uses (weight 0 -> not computed)."""
     return Needs(
@@ -215,11 +229,10 @@ def twotower_losses(
     scale: float,
 ) -> dict[str, torch.Tensor]:
     """Eq. 13 for the photo and the sketch tower (both (B, E)) and their sum ``total``."""
-    t = {
-        "ce_photo": cosine_softmax_cross_entropy(photo_emb, weights, labels, scale),
-        "ce_sketch": cosine_softmax_cross_entropy(sketch_emb, weights, labels, scale),
-    }
-    return _with_total(t, {k: 1.0 for k in t})
+    return _per_domain(
+        "ce", photo_emb, sketch_emb,
+        lambda emb: cosine_softmax_cross_entropy(emb, weights, labels, scale),
+    )
 
 
 def regression_losses(
@@ -230,10 +243,20 @@ def regression_losses(
     kind: str,
 ) -> dict[str, torch.Tensor]:
     """Eq. 14 for photos and sketches (predictions (B, S), x_sem (B, S)) and their sum."""
-    t = {
-        "regress_photo": semantic_regression(pred_photo, target, mask, kind),
-        "regress_sketch": semantic_regression(pred_sketch, target, mask, kind),
-    }
+    return _per_domain(
+        "regress", pred_photo, pred_sketch,
+        lambda pred: semantic_regression(pred, target, mask, kind),
+    )
+
+
+def _per_domain(
+    prefix: str,
+    photo: torch.Tensor,
+    sketch: torch.Tensor,
+    term: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """``<prefix>_photo`` = term(photo), ``<prefix>_sketch`` = term(sketch), unweighted sum."""
+    t = {f"{prefix}_photo": term(photo), f"{prefix}_sketch": term(sketch)}
     return _with_total(t, {k: 1.0 for k in t})
 
 

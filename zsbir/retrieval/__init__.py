@@ -1,0 +1,1 @@
+"""Exact retrieval metrics and curves, shared by model selection (train), evaluate and search."""
