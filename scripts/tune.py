@@ -12,11 +12,10 @@ import argparse
 import logging
 from pathlib import Path
 
-import yaml
-
 from zsbir.experiments.tune import load_search_space, tune
 from zsbir.experiments.tuned import write_tuned
-from zsbir.tracking import repo_root, tracking_uri
+from zsbir.io import read_yaml, repo_root
+from zsbir.tracking import tracking_uri
 from zsbir.train.data import load_training_data
 
 if __name__ == "__main__":
@@ -30,7 +29,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    params = yaml.safe_load(Path("params.yaml").read_text()) or {}
+    params = read_yaml("params.yaml") or {}
     space = load_search_space(args.space or Path(f"experiments/search/{args.model}.yaml"), params)
     data = load_training_data("data/pca", "data/split.parquet", "data/classes.parquet",
                               "data/manifest.parquet")

@@ -41,7 +41,8 @@ from zsbir.train.loop import FitPaths, NonFiniteLossError, fit
 
 log = logging.getLogger(__name__)
 
-TUNABLE_SECTIONS = ("model.", "loss.", "train.")
+# What shapes the trained model; eval.space also sets the space val mAP is selected in.
+TUNABLE_SECTIONS = ("model.", "loss.", "train.", "eval.space")
 FIXED_KEYS = ("model.name", "train.epochs", "train.patience", "train.device", "train.threads")
 _DIST_KEYS = {"type", "low", "high", "log", "step", "choices"}
 
@@ -77,7 +78,7 @@ def load_search_space(
     for key, spec in raw.items():
         where = f"search space {path}, key '{key}'"
         if not str(key).startswith(TUNABLE_SECTIONS) or key in FIXED_KEYS:
-            raise ConfigError(f"{where}: only model/loss/train keys other than "
+            raise ConfigError(f"{where}: only model/loss/train keys and eval.space other than "
                               f"{list(FIXED_KEYS)} may be tuned")
         if not isinstance(spec, dict) or set(spec) - _DIST_KEYS or "type" not in spec:
             raise ConfigError(f"{where}: expected a mapping with 'type' and {_DIST_KEYS}")
