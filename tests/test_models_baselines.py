@@ -48,10 +48,20 @@ def test_combined_terms_sum_to_total() -> None:
     g = torch.Generator().manual_seed(0)
     a, b, w = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.randn(5, 3)
     y = torch.tensor([0, 1, 4, 2])
-    t = losses.twotower_losses(a, b, w, y, 8.0)
+    t = losses.paired_terms("ce", a, b, lambda e: losses.cosine_softmax_cross_entropy(e, w, y, 8.0))
     assert float(t["total"]) == pytest.approx(float(t["ce_photo"] + t["ce_sketch"]))
-    r = losses.regression_losses(a, b, w[y], torch.ones(4, dtype=torch.bool), "mse")
+    assert float(t["ce_sketch"]) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(8.0 * _cos(b, w), y))
+    )
+    mask = torch.ones(4, dtype=torch.bool)
+    r = losses.paired_terms("regress", a, b, lambda p: losses.semantic_regression(p, w[y], mask, "mse"))
     assert float(r["regress_photo"]) == pytest.approx(float(((a - w[y]) ** 2).mean()))
+    assert set(r) == {"regress_photo", "regress_sketch", "total"}
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of every row of a with every row of b, by hand."""
+    return (a @ b.T) / (a.norm(dim=1, keepdim=True) * b.norm(dim=1)[None, :])
 
 
 # ------------------------------------------------------------------ toy training

@@ -119,17 +119,13 @@ def generator_losses(
     t: dict[str, torch.Tensor] = {}
     w: dict[str, float] = {}
     if cfg.recon_weight > 0:  # Eq. 4
-        t["recon_photo"] = mse(_need(out.img_from_img, "img_from_img"), photo)
-        w["recon_photo"] = cfg.recon_weight
-        if out.ske_from_ske is not None:
-            t["recon_sketch"] = mse(out.ske_from_ske, sketch)
-            w["recon_sketch"] = cfg.recon_weight
+        _add_mse(t, w, cfg.recon_weight,
+                 ("recon_photo", _need(out.img_from_img, "img_from_img"), photo),
+                 ("recon_sketch", out.ske_from_ske, sketch))
     if cfg.cross_recon_weight > 0:  # Eq. 5
-        t["cross_sketch2photo"] = mse(_need(out.img_from_ske, "img_from_ske"), photo)
-        w["cross_sketch2photo"] = cfg.cross_recon_weight
-        if out.ske_from_img is not None:
-            t["cross_photo2sketch"] = mse(out.ske_from_img, sketch)
-            w["cross_photo2sketch"] = cfg.cross_recon_weight
+        _add_mse(t, w, cfg.cross_recon_weight,
+                 ("cross_sketch2photo", _need(out.img_from_ske, "img_from_ske"), photo),
+                 ("cross_photo2sketch", out.ske_from_img, sketch))
     if cfg.kl_weight > 0:  # Eq. 6
         posts = {"kl_photo_structure": out.img_s, "kl_sketch_structure": out.ske_s}
         if out.img_a is not None:
@@ -221,43 +217,33 @@ def semantic_regression(
     return mse(pred[mask], target[mask])
 
 
-def twotower_losses(
-    photo_emb: torch.Tensor,
-    sketch_emb: torch.Tensor,
-    weights: torch.Tensor,
-    labels: torch.Tensor,
-    scale: float,
-) -> dict[str, torch.Tensor]:
-    """Eq. 13 for the photo and the sketch tower (both (B, E)) and their sum ``total``."""
-    return _per_domain(
-        "ce", photo_emb, sketch_emb,
-        lambda emb: cosine_softmax_cross_entropy(emb, weights, labels, scale),
-    )
-
-
-def regression_losses(
-    pred_photo: torch.Tensor,
-    pred_sketch: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor,
-    kind: str,
-) -> dict[str, torch.Tensor]:
-    """Eq. 14 for photos and sketches (predictions (B, S), x_sem (B, S)) and their sum."""
-    return _per_domain(
-        "regress", pred_photo, pred_sketch,
-        lambda pred: semantic_regression(pred, target, mask, kind),
-    )
-
-
-def _per_domain(
+def paired_terms(
     prefix: str,
     photo: torch.Tensor,
     sketch: torch.Tensor,
     term: Callable[[torch.Tensor], torch.Tensor],
 ) -> dict[str, torch.Tensor]:
-    """``<prefix>_photo`` = term(photo), ``<prefix>_sketch`` = term(sketch), unweighted sum."""
+    """``<prefix>_photo`` = term(photo), ``<prefix>_sketch`` = term(sketch) and their sum.
+
+    The two-domain objectives of the baselines: Eq. 13 (``twotower``, term = cosine-softmax
+    cross-entropy of a tower's output) and Eq. 14 (``semantic-regression``, term = the
+    regression of a head's output onto x_sem).
+    """
     t = {f"{prefix}_photo": term(photo), f"{prefix}_sketch": term(sketch)}
     return _with_total(t, {k: 1.0 for k in t})
+
+
+def _add_mse(
+    terms: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    weight: float,
+    *pairs: tuple[str, torch.Tensor | None, torch.Tensor],
+) -> None:
+    """Add ``name: MSE(prediction, target)`` with ``weight`` for every (name, prediction,
+    target) in order (Eqs. 4-5); a missing prediction (no sketch generator) adds nothing."""
+    for name, pred, target in pairs:
+        if pred is not None:
+            terms[name], weights[name] = mse(pred, target), weight
 
 
 def _with_total(

@@ -41,9 +41,9 @@ class SemanticRegression(TrainableModel):
         mask = batch.sem_mask[batch.cls]  # (B,)
         if not bool(mask.any()):
             raise ValueError("semantic-regression: no class of the batch has a semantic vector")
-        return losses.regression_losses(
-            self(batch.photo, "photo"), self(batch.sketch, "sketch"), target, mask,
-            loss_cfg.regression_loss,
+        return losses.paired_terms(
+            "regress", self(batch.photo, "photo"), self(batch.sketch, "sketch"),
+            lambda pred: losses.semantic_regression(pred, target, mask, loss_cfg.regression_loss),
         )
 
     @torch.no_grad()

@@ -66,9 +66,10 @@ class TwoTower(TrainableModel):
     ) -> dict[str, torch.Tensor]:
         """Cosine-softmax cross-entropy of both towers over the seen classes (Eq. 13)."""
         w = self.class_weights(batch.class_sem, batch.sem_mask)  # (C, E)
-        return losses.twotower_losses(
-            self(batch.photo, "photo"), self(batch.sketch, "sketch"), w, batch.cls,
-            loss_cfg.cosine_scale,
+        scale = loss_cfg.cosine_scale
+        return losses.paired_terms(
+            "ce", self(batch.photo, "photo"), self(batch.sketch, "sketch"),
+            lambda emb: losses.cosine_softmax_cross_entropy(emb, w, batch.cls, scale),
         )
 
     @torch.no_grad()

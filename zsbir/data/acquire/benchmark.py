@@ -39,7 +39,7 @@ import pandas as pd
 
 from zsbir.config import DataConfig
 from zsbir.data.acquire.counts import ExpectedCounts, count_problems, read_expected
-from zsbir.data.acquire.fetch import cache_dir, download, resolve_source
+from zsbir.data.acquire.fetch import cache_dir, download, read_record, resolve_source, write_record
 from zsbir.data.base import BuiltDataset, DatasetError
 from zsbir.schema import item_id, make_manifest, validate_manifest
 from zsbir.data.acquire.archives import (
@@ -128,11 +128,10 @@ def _in_source(pkg: Package, source: Path) -> Path | None:
 def _check_record(archive: Path, record: Path) -> tuple[str, str]:
     """SHA-256 of a local archive against the one recorded at first sight (or record it)."""
     digest = file_sha256(archive)
-    if not record.is_file():
-        write_text(digest + "\n", record)
-        log.info("first sight of %s: SHA-256 %s (recorded in %s)", archive, digest, record)
+    known = read_record(record)
+    if known is None:
+        write_record(record, digest, archive)
         return digest, "first"
-    known = record.read_text().strip()
     if known != digest:
         raise DatasetError(
             f"{archive}: SHA-256 {digest} differs from {known}, recorded in {record} when this "

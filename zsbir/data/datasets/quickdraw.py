@@ -48,12 +48,8 @@ def benchmark(cfg: DataConfig) -> Benchmark:
     """The two QuickDraw-Extended packages (``cfg`` has no QuickDraw options)."""
     packages = tuple(
         Package(
-            name=kind,
-            filename=f"QuickDraw_{kind}_final.zip",
-            root=f"QuickDraw_{kind}_final",
-            parse=parse,
-            groups=(group,),
-            locations=_locations(f"QuickDraw_{kind}_final.zip"),
+            name=kind, filename=f"QuickDraw_{kind}_final.zip", root=f"QuickDraw_{kind}_final",
+            parse=parse, groups=(group,), locations=_locations(f"QuickDraw_{kind}_final.zip"),
         )
         for kind, group in (("sketches", "sketch"), ("images", "photo"))
     )

@@ -76,23 +76,16 @@ def benchmark(cfg: DataConfig) -> Benchmark:
     """The Sketchy packages for ``data.sketchy`` (sketch variant, extended photos)."""
     packages = [
         Package(
-            name="rendered",
-            filename="rendered_256x256.7z",
-            root="256x256",
-            parse=rendered_parser(cfg.sketchy.sketch_variant),
-            groups=("photo", "sketch"),
+            name="rendered", filename="rendered_256x256.7z", root="256x256",
+            parse=rendered_parser(cfg.sketchy.sketch_variant), groups=("photo", "sketch"),
             locations=RENDERED_GDRIVE,
         ),
     ]
     if cfg.sketchy.extended_photos:
         packages.append(
             Package(
-                name="extended",
-                filename="EXTEND_image_sketchy.zip",
-                root="EXTEND_image_sketchy",
-                parse=parse_extended,
-                groups=("extended_photo",),
-                locations=(EXTENDED_GDRIVE,),
+                name="extended", filename="EXTEND_image_sketchy.zip", root="EXTEND_image_sketchy",
+                parse=parse_extended, groups=("extended_photo",), locations=(EXTENDED_GDRIVE,),
                 aliases=("extended_photo.zip",),
             )
         )

@@ -54,21 +54,12 @@ def photo_folders(path: Path = TABLES / "tuberlin_photo_folders.tsv") -> dict[st
 def benchmark(cfg: DataConfig) -> Benchmark:
     """The two TU-Berlin packages (``cfg`` has no TU-Berlin options)."""
     sketches = Package(
-        name="sketches",
-        filename="sketches_png.zip",
-        root="png",
-        parse=parse_sketch,
-        groups=("sketch",),
-        locations=(SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
+        name="sketches", filename="sketches_png.zip", root="png", parse=parse_sketch,
+        groups=("sketch",), locations=(SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
     )
     photos = Package(
-        name="photos",
-        filename="ImageResized.zip",
-        root="ImageResized",
-        parse=parse_photo,
-        groups=("photo",),
-        locations=(PHOTOS_GDRIVE,),
-        aliases=("images.zip",),
+        name="photos", filename="ImageResized.zip", root="ImageResized", parse=parse_photo,
+        groups=("photo",), locations=(PHOTOS_GDRIVE,), aliases=("images.zip",),
     )
     return Benchmark(
         name=NAME,

@@ -192,13 +192,12 @@ def _make_instance(
     photo_id = item_id("photo", cls.name, stem)
     rel = f"photo/{cls.name}/{stem}{PHOTO_EXT}"
     photo_rng = _rng(derive(seed, "synthetic"), ci, pi, _PHOTO)
-    render_photo(parts, cls.palette, pose, photo_rng, cfg.image_size).save(
-        root / rel, "JPEG", quality=JPEG_QUALITY
-    )
+    photo = render_photo(parts, palette=cls.palette, pose=pose, rng=photo_rng, size=cfg.image_size)
+    photo.save(root / rel, "JPEG", quality=JPEG_QUALITY)
     rows = [{"id": photo_id, "path": rel, "domain": "photo", "wnid": cls.wnid, "pair_id": None}]
     for k in range(cfg.sketches_per_photo):
         rng = sketch_rng(seed, ci, pi, k)
-        sketch = render_sketch(parts, sketch_pose(pose, rng), rng, cfg.image_size)
+        sketch = render_sketch(parts, pose=sketch_pose(pose, rng), rng=rng, size=cfg.image_size)
         sk_stem = f"{stem}-{k + 1}"
         sk_rel = f"sketch/{cls.name}/{sk_stem}{SKETCH_EXT}"
         sketch.save(root / sk_rel, "PNG")

@@ -186,12 +186,8 @@ def _background(rng: np.random.Generator, side: int) -> Image.Image:
 
 
 def render_photo(
-    parts: Sequence[Part],
-    palette: Sequence[RGB],
-    pose: Pose,
-    rng: np.random.Generator,
-    size: int,
-    supersample: int = SUPERSAMPLE,
+    parts: Sequence[Part], *, palette: Sequence[RGB], pose: Pose, rng: np.random.Generator,
+    size: int, supersample: int = SUPERSAMPLE,
 ) -> Image.Image:
     """An RGB photo of the object, ``size`` × ``size``."""
     side = size * supersample
@@ -350,10 +346,7 @@ def _hand_draw(
 
 
 def render_sketch(
-    parts: Sequence[Part],
-    pose: Pose,
-    rng: np.random.Generator,
-    size: int,
+    parts: Sequence[Part], *, pose: Pose, rng: np.random.Generator, size: int,
     supersample: int = SUPERSAMPLE,
 ) -> Image.Image:
     """An RGB sketch (dark strokes on white) of the object, ``size`` × ``size``."""
