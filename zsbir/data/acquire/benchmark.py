@@ -42,14 +42,8 @@ from zsbir.data.acquire.counts import ExpectedCounts, count_problems, read_expec
 from zsbir.data.acquire.fetch import cache_dir, download, read_record, resolve_source, write_record
 from zsbir.data.base import BuiltDataset, DatasetError
 from zsbir.schema import item_id, make_manifest, validate_manifest
-from zsbir.data.acquire.archives import (
-    ARCHIVE_SUFFIXES,
-    Listing,
-    extract,
-    file_sha256,
-    hash_files,
-    list_package,
-)
+from zsbir.data.acquire import archives
+from zsbir.data.acquire.archives import Listing
 from zsbir.io import atomic_dir, write_text
 
 log = logging.getLogger(__name__)
@@ -100,7 +94,7 @@ class Benchmark:
 # ---------------------------------------------------------------------------- locate
 def _holds_root(archive: Path, root: str) -> bool:
     try:
-        list_package(archive, root)
+        archives.list_package(archive, root)
         return True
     except DatasetError:
         return False
@@ -121,13 +115,13 @@ def _in_source(pkg: Package, source: Path) -> Path | None:
     for candidate in (source / pkg.root, *sorted(source.glob(f"*/{pkg.root}"))):
         if candidate.is_dir():
             return candidate.parent
-    archives = [p for p in sorted(source.iterdir()) if p.name.endswith(ARCHIVE_SUFFIXES)]
-    return next((p for p in archives if _holds_root(p, pkg.root)), None)
+    found = [p for p in sorted(source.iterdir()) if p.name.endswith(archives.ARCHIVE_SUFFIXES)]
+    return next((p for p in found if _holds_root(p, pkg.root)), None)
 
 
 def _check_record(archive: Path, record: Path) -> tuple[str, str]:
     """SHA-256 of a local archive against the one recorded at first sight (or record it)."""
-    digest = file_sha256(archive)
+    digest = archives.file_sha256(archive)
     known = read_record(record)
     if known is None:
         write_record(record, digest, archive)
@@ -272,7 +266,7 @@ def count_files(bench: Benchmark, source: str, repo_root: str | os.PathLike[str]
         found = _in_source(pkg, src)
         if found is None:
             raise DatasetError(f"{pkg.filename} (or its folder {pkg.root}/) is not in {src}")
-        listings[pkg.name] = list_package(found, pkg.root)
+        listings[pkg.name] = archives.list_package(found, pkg.root)
     return collect(bench, listings, set(read_expected(bench.counts).classes))
 
 
@@ -301,7 +295,7 @@ def build(
     listings: dict[str, Listing] = {}
     for pkg in bench.packages:
         path, prov = locate(pkg, src, url, cache_path, progress=progress, **download_kw)
-        listings[pkg.name] = list_package(path, pkg.root)
+        listings[pkg.name] = archives.list_package(path, pkg.root)
         provenance.update({f"{pkg.name}.{k}": v for k, v in prov.items()})
     n_listed = sum(len(listing.members) for listing in listings.values())
     with _phase("list, map and count", n_listed):
@@ -312,9 +306,9 @@ def build(
         with _phase("extract", len(found.rows)):
             for pkg in bench.packages:
                 mine = [rel for rel in found.rows if listings[pkg.name].members.get(rel)]
-                extract(listings[pkg.name], mine, tmp, progress)
+                archives.extract(listings[pkg.name], mine, tmp, progress)
         with _phase("sha256 and image headers", len(found.rows)):
-            digests = hash_files(tmp, list(found.rows), progress)
+            digests = archives.hash_files(tmp, list(found.rows), progress)
         for rel in drop_content_duplicates(found, digests):
             (tmp / rel).unlink()
         rows = list(found.rows.values())
