@@ -4,7 +4,7 @@
 
 Hashes every file under ``<folder>/photo`` and ``<folder>/sketch`` and writes
 ``<sha256>  <relative path>`` lines sorted by path (``sha256sum`` format) to
-``zsbir/data/checksums/sketchy-mini.sha256`` (or ``--out``).
+``zsbir/data/datasets/checksums/sketchy-mini.sha256`` (or ``--out``).
 """
 
 from __future__ import annotations

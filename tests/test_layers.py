@@ -38,7 +38,7 @@ def _module(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every ``zsbir`` module ``path`` imports (``from zsbir.x import y`` counts as ``zsbir.x.y``)."""
+    """Every ``zsbir`` module ``path`` imports (``from zsbir.x import y`` gives ``zsbir.x.y``)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):

@@ -161,7 +161,7 @@ def extract_images(
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
-    """The manifest, checked (:func:`zsbir.schema.validate_manifest`); rows sorted by (domain, id)."""
+    """The manifest, checked (``zsbir.schema.validate_manifest``), sorted by (domain, id)."""
     df = validate_manifest(io.read_table(path), source=str(path))
     return df.sort_values(["domain", "id"], kind="stable").reset_index(drop=True)
 

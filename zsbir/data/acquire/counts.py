@@ -1,6 +1,6 @@
 """Expected file counts of a benchmark: the check for upstreams that publish no checksums.
 
-One tab-separated table per dataset under ``zsbir/data/tables/`` (``#`` lines hold the
+One tab-separated table per dataset under ``zsbir/data/datasets/tables/`` (``#`` lines hold the
 provenance of every number)::
 
     class      photo   sketch

@@ -145,7 +145,7 @@ class ResumableDownloader:
         os.replace(self.part, output_file)
 
     def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
-        """GET ``url``, following up to three confirmation pages (:mod:`zsbir.data.gdrive`)."""
+        """GET ``url``, following up to three confirmation pages (:mod:`.gdrive`)."""
         target = self.resolved.get(url, url)
         for _ in range(4):
             resp = self.session.get(target, headers=headers, stream=True, timeout=self.timeout)
@@ -217,7 +217,7 @@ def download(
 ) -> tuple[Path, str]:
     """Fetch ``url`` into the cache (resuming a partial file); return ``(path, sha256)``.
 
-    ``url`` may be ``gdrive://<file id>`` (:mod:`zsbir.data.gdrive`). The file is cached as
+    ``url`` may be ``gdrive://<file id>`` (:mod:`.gdrive`). The file is cached as
     ``fname`` (default: a name unique to the URL). The archive has no published checksum,
     so its SHA-256 is recorded next to it (``<fname>.sha256``) the first time and logged;
     later runs pass it to pooch as the known hash, so a cached copy that changed is fetched

@@ -1,4 +1,4 @@
-"""The ``synthetic`` dataset: procedurally drawn photos and sketches (:mod:`zsbir.data.synthetic`)."""
+"""The ``synthetic`` dataset: procedurally drawn photos and sketches (``zsbir.data.synthetic``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ NAME = "synthetic"
 
 
 def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
-    """Generate ``data/raw/synthetic/`` from ``data.synthetic`` and ``seed`` (the registry's entry)."""
+    """Generate ``data/raw/synthetic/`` from ``data.synthetic`` and ``seed`` (registry entry)."""
     if cfg.source or cfg.url:
         log.warning("data.source / data.url are ignored for the synthetic dataset")
     return BuiltDataset(generate(cfg.synthetic, seed, out_dir), {"kind": "generated"})

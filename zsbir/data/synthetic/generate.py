@@ -1,9 +1,9 @@
 """The built-in synthetic dataset: procedural photos and paired sketches of 24 object classes.
 
 Each class is a real noun with its WordNet 3.0 noun id and a parametric silhouette recipe
-(:mod:`zsbir.data.shapes`). One *instance* = structural parameters drawn from the recipe +
-a pose; its photo (:func:`zsbir.data.render.render_photo`) and its sketches
-(:func:`zsbir.data.render.render_sketch`) are drawn from the same instance, so a sketch's
+(:mod:`zsbir.data.synthetic.shapes`). One *instance* = structural parameters drawn from the recipe +
+a pose; its photo (:func:`zsbir.data.synthetic.render.render_photo`) and its sketches
+(:func:`zsbir.data.synthetic.render.render_sketch`) are drawn from the same instance, so a sketch's
 ``pair_id`` names a photo of exactly the object it depicts.
 
 Relation of the classes to ImageNet-1K (checked with WordNet 3.0 and the ImageNet-1K wnid
@@ -43,7 +43,14 @@ from zsbir.config import SyntheticConfig
 from zsbir.data.synthetic import shapes
 from zsbir.data.base import DatasetError
 from zsbir.schema import item_id, make_manifest, validate_manifest
-from zsbir.data.synthetic.render import RGB, Pose, render_photo, render_sketch, sample_pose, sketch_pose
+from zsbir.data.synthetic.render import (
+    RGB,
+    Pose,
+    render_photo,
+    render_sketch,
+    sample_pose,
+    sketch_pose,
+)
 from zsbir.io import atomic_dir
 from zsbir.seed import derive
 

@@ -1,4 +1,4 @@
-"""Rasterise a :mod:`zsbir.data.shapes` object as a photo or as a hand-drawn-looking sketch.
+"""Rasterise a :mod:`zsbir.data.synthetic.shapes` object as a photo or as a hand-drawn-looking sketch.
 
 Both renderers draw the *same* parts under (nearly) the same :class:`Pose`, at ``supersample``
 times the output size, then downsample with a Lanczos filter:
