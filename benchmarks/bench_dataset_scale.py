@@ -116,7 +116,9 @@ def main() -> None:
     )
     cfg = SplitConfig(method="published", semantic="none")
     timed(
-        "split of a QuickDraw-size manifest", lambda: make_split(big, cfg, 0, "quickdraw"), n_rows
+        "split of a QuickDraw-size manifest",
+        lambda: make_split(big, cfg, seed=0, dataset="quickdraw"),
+        n_rows,
     )
 
 

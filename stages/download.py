@@ -16,7 +16,9 @@ if __name__ == "__main__":
     with stage("download") as st:
         data = st.params.data
         start = time.perf_counter()
-        built = build_dataset(data, st.params.seed, RAW_DIR / data.dataset, repo_root())
+        built = build_dataset(
+            data, seed=st.params.seed, out_dir=RAW_DIR / data.dataset, repo_root=repo_root()
+        )
         seconds = time.perf_counter() - start
         write_table(built.manifest, MANIFEST)
         summary = {"dataset": data.dataset, **summarize_manifest(built.manifest)}

@@ -38,14 +38,18 @@ if __name__ == "__main__":
         params, _ = setup("extract")
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         raw_root = RAW_DIR / params.data.dataset
-        run_extract(MANIFEST, raw_root, OUT, params.features, shard, local_rank)
+        run_extract(
+            MANIFEST, raw_root, out_dir=OUT, cfg=params.features, shard=shard, local_rank=local_rank
+        )
     else:
         with stage("extract") as st:
             if args.merge:
                 summary = merge_parts(OUT / "parts", OUT)
             else:
                 raw_root = RAW_DIR / st.params.data.dataset
-                summary = run_extract(MANIFEST, raw_root, OUT, st.params.features, shard)
+                summary = run_extract(
+                    MANIFEST, raw_root, out_dir=OUT, cfg=st.params.features, shard=shard
+                )
             st.write_summary(summary)
             if summary["unreadable"]:
                 st.mlflow.log_artifact(str(OUT / "unreadable.csv"))

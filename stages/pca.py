@@ -12,7 +12,10 @@ CURVE = Path("plots/pca_variance.csv")
 if __name__ == "__main__":
     with stage("pca") as st:
         curve, metrics = pca_stage(
-            Path("data/features"), Path("data/split.parquet"), Path("data/pca"), st.params.pca
+            Path("data/features"),
+            split_path=Path("data/split.parquet"),
+            out_dir=Path("data/pca"),
+            cfg=st.params.pca,
         )
         io.write_text(curve.to_csv(index=False), CURVE)
         st.write_summary(metrics)

@@ -15,7 +15,8 @@ REPORT = Path("reports/split_report.md")
 if __name__ == "__main__":
     with stage("split") as st:
         manifest = read_table(MANIFEST)
-        result = make_split(manifest, st.params.split, st.params.seed, st.params.data.dataset)
-        write_split(result, CLASSES, SPLIT, REPORT)
+        p = st.params
+        result = make_split(manifest, p.split, seed=p.seed, dataset=p.data.dataset)
+        write_split(result, classes_path=CLASSES, split_path=SPLIT, report_path=REPORT)
         st.write_summary(result.metrics)
         st.mlflow.log_artifact(str(REPORT))

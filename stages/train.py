@@ -17,7 +17,10 @@ if __name__ == "__main__":
     with stage("train") as st:
         p = st.params
         data = load_training_data(
-            "data/pca", "data/split.parquet", "data/classes.parquet", "data/manifest.parquet"
+            "data/pca",
+            split_path="data/split.parquet",
+            classes_path="data/classes.parquet",
+            manifest_path="data/manifest.parquet",
         )
         result = fit(
             data,

@@ -175,7 +175,7 @@ def no_live_wordnet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def split_of(manifest: pd.DataFrame, dataset: str, method: str = "published"):
-    return make_split(manifest, SplitConfig(method=method, semantic="none"), 0, dataset)
+    return make_split(manifest, SplitConfig(method=method, semantic="none"), seed=0, dataset=dataset)
 
 
 # -------------------------------------------------------------------------- tuberlin
@@ -350,7 +350,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
     assert (dup["reason"] == "identical bytes, other class").sum() == 1
     for name, size in (("sketchy-21", 21), ("sketchy-25", 25)):
         cfg_split = SplitConfig(method="published", published_list=name, semantic="none")
-        result = make_split(manifest, cfg_split, 0, "sketchy")
+        result = make_split(manifest, cfg_split, seed=0, dataset="sketchy")
         assert (
             set(result.classes.query("split == 'unseen'")["class"]) == set(published_unseen(name))
             and result.metrics["n_unseen"] == size
@@ -402,9 +402,9 @@ def test_registry_builds_a_benchmark_from_params(
     monkeypatch.delenv(fetch.SOURCE_ENV, raising=False)
     strict = DataConfig(dataset="tuberlin", source="archives")  # relative to the repo root
     with pytest.raises(DatasetError, match=r"tuberlin.tsv: sketch of class 'airplane': 1 files"):
-        build_dataset(strict, 0, tmp_path / "raw" / "tuberlin", tmp_path)
+        build_dataset(strict, seed=0, out_dir=tmp_path / "raw" / "tuberlin", repo_root=tmp_path)
     lenient = dataclasses.replace(strict, check_counts=False)
-    built = build_dataset(lenient, 0, tmp_path / "raw" / "tuberlin", tmp_path)
+    built = build_dataset(lenient, seed=0, out_dir=tmp_path / "raw" / "tuberlin", repo_root=tmp_path)
     assert "file counts differ" in caplog.text  # warned, not failed
     assert built.manifest["class"].nunique() == 250
     assert built.provenance["photos.location"].endswith("images.zip")

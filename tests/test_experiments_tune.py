@@ -69,8 +69,8 @@ def _write_toy(root: Path, poison: bool) -> Path:
 
 
 def _load(data: Path):
-    return load_training_data(data / "pca", data / "split.parquet", data / "classes.parquet",
-                              data / "manifest.parquet")
+    return load_training_data(data / "pca", split_path=data / "split.parquet", classes_path=data / "classes.parquet",
+                              manifest_path=data / "manifest.parquet")
 
 
 @pytest.fixture(scope="module")

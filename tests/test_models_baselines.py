@@ -75,13 +75,13 @@ def root(tmp_path_factory) -> Path:
 
 def _data(root: Path):
     d = root / "data"
-    return load_training_data(d / "pca", d / "split.parquet", d / "classes.parquet",
-                              d / "manifest.parquet")
+    return load_training_data(d / "pca", split_path=d / "split.parquet", classes_path=d / "classes.parquet",
+                              manifest_path=d / "manifest.parquet")
 
 
 def _unseen_map(root: Path, model_path: Path) -> float:
-    emb = build_embeddings(model_path, root / "data/pca", root / "data/split.parquet",
-                           EvalConfig(), 0)
+    emb = build_embeddings(model_path, pca_dir=root / "data/pca", split_path=root / "data/split.parquet",
+                           eval_cfg=EvalConfig(), seed=0)
     (qm, q), (gm, g) = emb["sketch"], emb["photo"]
     return retrieval_metrics(q, qm["class"].to_numpy(), g, gm["class"].to_numpy()).summary()[
         "map_all"]
@@ -117,8 +117,8 @@ def test_trains_and_beats_chance_on_unseen_classes(root: Path, tmp_path: Path, m
     assert last["loss.g_total"] < first["loss.g_total"]  # it learns
     net, _ = load_model(paths.model)  # rebuilt from the checkpoint alone
     assert type(net).__name__ in ("TwoTower", "SemanticRegression")
-    emb = build_embeddings(paths.model, root / "data/pca", root / "data/split.parquet",
-                           EvalConfig(), 0)
+    emb = build_embeddings(paths.model, pca_dir=root / "data/pca", split_path=root / "data/split.parquet",
+                           eval_cfg=EvalConfig(), seed=0)
     assert emb["sketch"][1].shape[1] == dim and emb["photo"][1].shape[1] == dim
     unseen, chance = _unseen_map(root, paths.model), _chance(root)
     assert unseen > 1.5 * chance, (unseen, chance)
@@ -126,9 +126,9 @@ def test_trains_and_beats_chance_on_unseen_classes(root: Path, tmp_path: Path, m
 
 def test_semantic_variant_has_no_free_class_weights() -> None:
     learned = build_model(ModelConfig(name="twotower", embed_dim=4, hidden=8), LossConfig(),
-                          6, 3, n_classes=5)
+                          feat_dim=6, sem_dim=3, n_classes=5)
     semantic = build_model(ModelConfig(name="twotower", embed_dim=4, hidden=8,
-                                       twotower_classifier="semantic"), LossConfig(), 6, 3, 5)
+                                       twotower_classifier="semantic"), LossConfig(), feat_dim=6, sem_dim=3, n_classes=5)
     assert learned.class_weight.shape == (5, 4) and semantic.class_weight is None
     x_sem = torch.randn(5, 3)
     w = semantic.class_weights(x_sem, torch.ones(5, dtype=torch.bool))
@@ -136,7 +136,7 @@ def test_semantic_variant_has_no_free_class_weights() -> None:
     with pytest.raises(ValueError, match="semantic vector"):
         semantic.class_weights(x_sem, torch.zeros(5, dtype=torch.bool))
     with pytest.raises(ValueError, match="semantic"):
-        build_model(ModelConfig(name="semantic-regression"), LossConfig(), 6, 0)
+        build_model(ModelConfig(name="semantic-regression"), LossConfig(), feat_dim=6, sem_dim=0)
 
 
 def test_deterministic_with_the_same_seed(root: Path, tmp_path: Path) -> None:

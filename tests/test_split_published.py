@@ -118,14 +118,14 @@ def test_overlap_split_on_sketchy_vs_published(sketchy: pd.DataFrame) -> None:
     assert "| dolphin | n02068974 |" in report and "unseen only by overlap: alarm_clock" in report
     assert result.metrics["n_agree_published"] == 125 - 8
     # exact only: every class that is not itself an ImageNet-1K class is unseen
-    exact = make_split(sketchy, SplitConfig(overlap_relations=("exact",), semantic="none"), 0, "x")
+    exact = make_split(sketchy, SplitConfig(overlap_relations=("exact",), semantic="none"), seed=0, dataset="x")
     assert (exact.classes["split"] == "seen").sum() == (cl["imagenet_relation"] == "exact").sum()
 
 
 def test_outputs_follow_the_contracts(sketchy: pd.DataFrame, tmp_path: Path) -> None:
     result = make_split(sketchy, PUBLISHED, seed=0, dataset="sketchy-mini")
     paths = [tmp_path / p for p in ("classes.parquet", "split.parquet", "r.md")]
-    write_split(result, *paths)
+    write_split(result, classes_path=paths[0], split_path=paths[1], report_path=paths[2])
     meta, vec = read_vectors(paths[0])
     validate_classes(meta, source="classes.parquet")
     validate_split(read_table(paths[1]), source="split.parquet")

@@ -44,6 +44,7 @@ def select_items(split: pd.DataFrame, domain: str, generalized: bool) -> pd.Data
 
 def build_embeddings(
     model_path: str | os.PathLike[str],
+    *,
     pca_dir: str | os.PathLike[str],
     split_path: str | os.PathLike[str],
     eval_cfg: EvalConfig,

@@ -179,6 +179,7 @@ def _config_key(cfg: FeaturesConfig, rows: pd.DataFrame) -> str:
 def extract_shard(
     manifest: pd.DataFrame,
     raw_root: Path,
+    *,
     parts_dir: Path,
     cfg: FeaturesConfig,
     shard: Shard,
@@ -327,6 +328,7 @@ def merge_parts(parts_dir: Path, out_dir: Path, count: int | None = None) -> dic
 def run_extract(
     manifest_path: Path,
     raw_root: Path,
+    *,
     out_dir: Path,
     cfg: FeaturesConfig,
     shard: Shard = Shard(),
@@ -336,5 +338,8 @@ def run_extract(
     """Extract ``shard``; with a single shard also merge and return the summary."""
     manifest = load_manifest(manifest_path)
     parts_dir = out_dir / "parts"
-    extract_shard(manifest, raw_root, parts_dir, cfg, shard, local_rank, seed)
+    extract_shard(
+        manifest, raw_root, parts_dir=parts_dir, cfg=cfg, shard=shard, local_rank=local_rank,
+        seed=seed,
+    )
     return merge_parts(parts_dir, out_dir, 1) if shard.count == 1 else None

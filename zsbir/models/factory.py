@@ -22,7 +22,7 @@ from zsbir.models.twotower import CLASS_WEIGHT, TwoTower
 
 
 def build_model(
-    model: ModelConfig, loss: LossConfig, feat_dim: int, sem_dim: int, n_classes: int = 0
+    model: ModelConfig, loss: LossConfig, *, feat_dim: int, sem_dim: int, n_classes: int = 0
 ) -> RetrievalModel:
     """The network ``model.name`` names (the only dispatch on it); parts whose loss weight
     is 0 are not built.
@@ -62,7 +62,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[RetrievalModel, dict[str, 
         weights = state["model"].get(CLASS_WEIGHT)  # twotower's learned (C, E) class weights
         n_classes = 0 if weights is None else int(weights.shape[0])
         net = build_model(
-            model_cfg, loss_cfg, int(config["feat_dim"]), int(config["sem_dim"]), n_classes
+            model_cfg,
+            loss_cfg,
+            feat_dim=int(config["feat_dim"]),
+            sem_dim=int(config["sem_dim"]),
+            n_classes=n_classes,
         )
         net.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as err:

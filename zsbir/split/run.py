@@ -42,6 +42,7 @@ class SplitResult:
 def make_split(
     manifest: pd.DataFrame,
     config: SplitConfig,
+    *,
     seed: int,
     dataset: str,
     taxonomy: Taxonomy | None = None,
@@ -96,6 +97,7 @@ def make_split(
 
 def write_split(
     result: SplitResult,
+    *,
     classes_path: str | os.PathLike[str],
     split_path: str | os.PathLike[str],
     report_path: str | os.PathLike[str],

@@ -84,6 +84,7 @@ class TrainData:
 
 def load_training_data(
     pca_dir: str | os.PathLike[str],
+    *,
     split_path: str | os.PathLike[str],
     classes_path: str | os.PathLike[str],
     manifest_path: str | os.PathLike[str] | None = None,

@@ -82,6 +82,7 @@ class FitResult:
 
 def run_config(
     data: TrainData,
+    *,
     model: ModelConfig,
     loss: LossConfig,
     train: TrainConfig,
@@ -135,10 +136,16 @@ def fit(
     seed_everything(seed)
     if train_cfg.threads > 0:
         torch.set_num_threads(train_cfg.threads)
-    config = run_config(data, model_cfg, loss_cfg, train_cfg, eval_cfg, seed)
+    config = run_config(
+        data, model=model_cfg, loss=loss_cfg, train=train_cfg, ev=eval_cfg, seed=seed
+    )
     device = _device(train_cfg.device)
     model = build_model(
-        model_cfg, loss_cfg, data.feat_dim, data.sem_dim, len(data.classes)
+        model_cfg,
+        loss_cfg,
+        feat_dim=data.feat_dim,
+        sem_dim=data.sem_dim,
+        n_classes=len(data.classes),
     ).to(device)
     val_seed = derive(seed, "val")
     if not isinstance(model, TrainableModel):  # nothing to train: record val mAP, save config

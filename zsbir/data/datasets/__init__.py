@@ -23,7 +23,7 @@ DATASETS: dict[str, Builder] = {
 
 
 def build_dataset(
-    cfg: DataConfig, seed: int, out_dir: str | Path, repo_root: str | Path
+    cfg: DataConfig, *, seed: int, out_dir: str | Path, repo_root: str | Path
 ) -> BuiltDataset:
     """Write dataset ``cfg.dataset`` to ``out_dir`` (atomically); return manifest + provenance.
 
