@@ -49,7 +49,7 @@ from zsbir.io import atomic_dir, write_text
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Item:
     """One image file of a package, as its path describes it."""
 

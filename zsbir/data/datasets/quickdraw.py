@@ -36,8 +36,10 @@ def parse(rel: str) -> Item | None:
     if m is None:
         return None
     if m["domain"] == "sketches":
-        return Item("sketch", m["folder"], m["stem"], "sketch") if m["ext"] == "png" else None
-    return Item("photo", m["folder"], m["stem"], "photo")
+        if m["ext"] != "png":
+            return None
+        return Item(domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch")
+    return Item(domain="photo", folder=m["folder"], stem=m["stem"], group="photo")
 
 
 def _locations(filename: str) -> tuple[str, ...]:

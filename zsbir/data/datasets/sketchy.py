@@ -57,8 +57,13 @@ def rendered_parser(sketch_variant: str) -> Parser:
         if is_photo != (m["ext"] == "jpg") or is_photo != (m["stem"] == m["photo"]):
             return None  # a sketch-named photo or a photo-named sketch: not Sketchy's layout
         if is_photo:
-            return Item("photo", m["folder"], m["stem"], "photo", m["wnid"])
-        return Item("sketch", m["folder"], m["stem"], "sketch", m["wnid"], m["photo"])
+            return Item(
+                domain="photo", folder=m["folder"], stem=m["stem"], group="photo", wnid=m["wnid"]
+            )
+        return Item(
+            domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch", wnid=m["wnid"],
+            pair=m["photo"],
+        )
 
     return parse
 
@@ -69,7 +74,10 @@ def parse_extended(rel: str) -> Item | None:
     if m is None:
         return None
     wnid = _WNID_STEM.match(m["stem"])
-    return Item("photo", m["folder"], m["stem"], "extended_photo", wnid[1] if wnid else None)
+    return Item(
+        domain="photo", folder=m["folder"], stem=m["stem"], group="extended_photo",
+        wnid=wnid[1] if wnid else None,
+    )
 
 
 def benchmark(cfg: DataConfig) -> Benchmark:

@@ -36,13 +36,13 @@ _PHOTO = re.compile(
 def parse_sketch(rel: str) -> Item | None:
     """``png/<class>/<id>.png``; anything else (``png/filelist.txt``) is skipped."""
     m = _SKETCH.match(rel)
-    return Item("sketch", m["folder"], m["stem"], "sketch") if m else None
+    return Item(domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch") if m else None
 
 
 def parse_photo(rel: str) -> Item | None:
     """``ImageResized/<folder>/<name>.JPEG|jpg|png``; other files are skipped."""
     m = _PHOTO.match(rel)
-    return Item("photo", m["folder"], m["stem"], "photo") if m else None
+    return Item(domain="photo", folder=m["folder"], stem=m["stem"], group="photo") if m else None
 
 
 def photo_folders(path: Path = TABLES / "tuberlin_photo_folders.tsv") -> dict[str, str]:
