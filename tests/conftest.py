@@ -121,3 +121,9 @@ def wordnet_installed() -> bool:
         return True
     except wordnet.WordNetUnavailable:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _feature_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the extract stage's chunk cache out of the user's ~/.cache during tests."""
+    monkeypatch.setenv("ZSBIR_FEATURE_CACHE", str(tmp_path_factory.mktemp("feature-cache")))

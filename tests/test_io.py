@@ -64,3 +64,10 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 def test_missing_artifact_names_file(tmp_path: Path) -> None:
     with pytest.raises(io.ArtifactError, match="nope.parquet"):
         io.read_table(tmp_path / "nope.parquet")
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_temporary_name(tmp_path: Path) -> None:
+    state = {"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 1}
+    io.save_checkpoint(tmp_path / "a.pt", state, {"hidden": 3})
+    io.save_checkpoint(tmp_path / "b.pt", state, {"hidden": 3})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

@@ -217,3 +217,28 @@ def test_repo_root_escapes_dvc_temp_workspace(tmp_path: Path) -> None:
     inner.mkdir(parents=True)
     assert repo_root(inner) == (tmp_path / "proj").resolve()
     assert repo_root(tmp_path) == tmp_path.resolve()
+
+
+def test_store_locked_too_long_is_named_and_the_work_is_kept(
+    store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    with tracking.stage_run("split", PARAMS):  # the run exists; now another writer locks
+        pass
+    monkeypatch.setattr(tracking, "LOCK_WAIT_S", 1.0)
+    holder = sqlite3.connect(store / "mlflow.db", timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    out = store / "metrics" / "train.json"
+    try:
+        with tracking.stage_run("train", PARAMS, summary=out):
+            _write(out, {"best_val_map": 0.3})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert json.loads(out.read_text()) == {"best_val_map": 0.3}
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "another process held its lock" in errors[0]
+    tracking.relog(PARAMS, store / "metrics")  # once the lock is gone, one command re-logs
+    (run,) = _runs()
+    assert run.data.metrics["train.best_val_map"] == 0.3

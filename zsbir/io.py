@@ -2,17 +2,21 @@
 
 Every write is atomic: the content goes to a temporary file in the destination's
 directory and is renamed over the target only once complete, so a crash never leaves a
-half-written artifact. Feature matrices are stored as a ``fixed_size_list<float32>``
+half-written artifact: the temporary file is removed when the write fails (a full disk is
+reported as such, naming the file), and one left behind by a killed process is removed
+by the next write of the same file. Feature matrices are stored as a ``fixed_size_list<float32>``
 column, which reads back into a contiguous ``float32`` matrix without copying rows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -27,8 +31,20 @@ from zsbir.config import ConfigError
 VECTOR_COLUMN = "vector"
 
 
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+LOW_SPACE_BYTES = 1 << 20  # a failed write with less free space than this is a full disk
+RESTORE_HINT = (
+    "restore it with `dvc checkout {path}`, or delete it and rerun the stage that writes it "
+    "(`dvc repro` reruns a stage whose output changed)"
+)
+
+
 class ArtifactError(ValueError):
     """An artifact is missing or malformed; the message names the file."""
+
+
+class DiskFullError(ArtifactError):
+    """No space left while writing an artifact; nothing was written (the message names it)."""
 
 
 def repo_root(cwd: Path | None = None) -> Path:
@@ -47,19 +63,87 @@ def repo_root(cwd: Path | None = None) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling path; rename it to ``path`` if the block succeeds."""
+    """Yield a temporary sibling path; rename it to ``path`` if the block succeeds.
+
+    The temporary file is ``.<name>.<pid>.<random>.tmp``; those of dead processes (a
+    SIGKILL mid-write) are removed first. A write that fails on a full disk raises
+    :class:`DiskFullError` naming ``path``; the temporary file is removed in every case.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use normal permissions
-        os.replace(tmp, target)
+        try:
+            yield tmp
+            if tmp.exists():
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use normal permissions
+            os.replace(tmp, target)
+        except Exception as exc:
+            if not isinstance(exc, ArtifactError) and _is_disk_full(exc, target.parent):
+                # A writer that failed mid-file (torch.save) still holds the temporary file
+                # open in its frame; release it so unlinking frees the space at once.
+                traceback.clear_frames(exc.__traceback__)
+                raise DiskFullError(
+                    f"disk full while writing {target}: no space left on the device of "
+                    f"{target.parent} ({type(exc).__name__}: {exc}); nothing was written. "
+                    f"Free space there (or move the DVC cache / data to a larger disk) and "
+                    f"rerun",
+                ) from exc
+            raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove ``.<name>.<pid>.*.tmp`` siblings of ``target`` whose process is gone."""
+    removed = []
+    for tmp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_disk_full(exc: BaseException, directory: Path) -> bool:
+    """Whether ``exc`` (from any writer: OS, pyarrow, torch) came from a full disk."""
+    for err in (exc, exc.__cause__, exc.__context__):
+        if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
+            return True
+    text = str(exc)
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return True
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return False
+    try:
+        return shutil.disk_usage(directory).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -67,7 +151,10 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary directory; it replaces ``path`` if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    )
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; use normal permissions
@@ -93,8 +180,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Read a Parquet table; a missing file is an :class:`ArtifactError` naming it."""
-    _require(path)
-    return pq.read_table(path, columns=columns).to_pandas()
+    return _read_parquet(path, columns).to_pandas()
 
 
 # --------------------------------------------------------------------------- vectors
@@ -126,8 +212,7 @@ def write_vectors(
 
 def read_vectors(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a vector table: ``(metadata DataFrame, float32 matrix of shape (N, D))``."""
-    _require(path)
-    table = pq.read_table(path)
+    table = _read_parquet(path)
     if VECTOR_COLUMN not in table.column_names:
         raise ArtifactError(f"{path}: no '{VECTOR_COLUMN}' column")
     col = table.column(VECTOR_COLUMN).combine_chunks()
@@ -203,12 +288,16 @@ def save_checkpoint(
     """Save ``{"state": state, "config": config}`` with torch, atomically.
 
     ``state`` holds state_dicts (model, optimizers) and plain training counters;
-    ``config`` is the plain-dict model/training configuration that built them.
+    ``config`` is the plain-dict model/training configuration that built them. The same
+    content gives the same bytes.
     """
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save({"state": dict(state), "config": dict(config)}, tmp)
+    # Through a file object: torch names the archive inside after a *path* it is given
+    # (here the random temporary name, so the bytes differ run to run), and on a write
+    # error (full disk) a path it opened itself stays open until the process exits.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save({"state": dict(state), "config": dict(config)}, fh)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -232,6 +321,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:
+    """``pq.read_table``; an unreadable (corrupted, truncated) file is an ArtifactError."""
+    _require(path)
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise ArtifactError(
+            f"{path}: not a readable Parquet file, it is corrupted or truncated "
+            f"({type(exc).__name__}: {exc}); " + RESTORE_HINT.format(path=path)
+        ) from exc
 
 
 def _require(path: str | os.PathLike[str]) -> None:

@@ -206,11 +206,24 @@ class StageTracker:
         if self.error is not None or (self.run_id is None and fn != self._open):
             return None
         try:
-            return _wait_for_lock(fn, *args, **kwargs)
+            with _quiet_store_logs():
+                return _wait_for_lock(fn, *args, **kwargs)
         except Exception as err:  # noqa: BLE001 - any store failure: report once, go on
             self.error = store_error(self.uri, err)
             log.error("%s", self.error)
             return None
+
+
+@contextlib.contextmanager
+def _quiet_store_logs() -> Iterator[None]:
+    """Mute MLflow's own traceback-per-attempt logging; :func:`store_error` says it once."""
+    logger = logging.getLogger("mlflow.store.db.utils")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _wait_for_lock(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

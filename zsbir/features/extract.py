@@ -17,6 +17,16 @@ Many processes / machines (each sees the same manifest and raw images)::
 ``--shard env`` reads ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set by torchrun. No process
 group is needed: shards are independent and only the merge reads all of them. With a
 single shard (the default, ``dvc repro``) the merge happens at once.
+
+Finished work also survives outside the DVC output: each shard is extracted in chunks of
+``CHUNK_BATCHES`` batches, and every finished chunk is kept in a feature cache
+(``$ZSBIR_FEATURE_CACHE``, else ``$ZSBIR_CACHE/features`` or ``~/.cache/zsbir/features``;
+``ZSBIR_FEATURE_CACHE=off`` disables it) under ``<extractor fingerprint>/``, keyed by the
+chunk's ids, paths and image contents (SHA-256). DVC deletes ``data/features`` before it
+re-runs the stage, so after a crash only the chunks not yet cached are extracted. The
+chunks are cut on batch boundaries, so every image sees the same batch as in an
+uninterrupted run and the result is bit-identical. A shard's chunks are removed once its
+part is written.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -41,6 +52,7 @@ from tqdm.auto import tqdm
 
 from zsbir import io
 from zsbir.config import FeaturesConfig
+from zsbir.data.acquire.fetch import cache_dir
 from zsbir.features.images import ImageDataset
 from zsbir.features.vgg import VGGFeatures
 from zsbir.features.weights import build_extractor
@@ -48,6 +60,8 @@ from zsbir.schema import DOMAINS, Domain, validate_manifest
 
 log = logging.getLogger(__name__)
 
+CHUNK_BATCHES = 8  # batches per cached chunk (the unit a crashed run does not redo)
+CACHE_ENV = "ZSBIR_FEATURE_CACHE"
 PART_RE = re.compile(r"^(photo|sketch)-(\d+)-of-(\d+)\.parquet$")
 
 
@@ -150,7 +164,8 @@ def extract_images(
     errors = [""] * len(paths)
     model = model.to(device, memory_format=torch.channels_last)
     with torch.inference_mode(), _autocast(device, precision):
-        for images, index, errs in tqdm(loader, desc=f"extract {domain}", unit="batch"):
+        batches = tqdm(loader, desc=f"extract {domain}", unit="batch", leave=False)
+        for images, index, errs in batches:
             x = images.to(device, non_blocking=True).contiguous(
                 memory_format=torch.channels_last
             )  # (B, 3, S, S) uint8
@@ -158,6 +173,112 @@ def extract_images(
             for i, err in zip(index.tolist(), errs):
                 errors[i] = err
     return out, errors
+
+
+# ----------------------------------------------------------------------- chunk cache
+def feature_cache_root() -> Path | None:
+    """``$ZSBIR_FEATURE_CACHE`` (``off``: no cache), else ``<download cache>/features``."""
+    env = os.environ.get(CACHE_ENV)
+    if env is not None and env.strip().lower() in ("", "off", "0", "false", "none"):
+        return None
+    return Path(env).expanduser() if env else cache_dir() / "features"
+
+
+def extractor_fingerprint(
+    model: VGGFeatures, cfg: FeaturesConfig, device: torch.device, precision: str
+) -> str:
+    """SHA-256 of everything that decides F(x): weights, architecture, input and batching."""
+    digest = hashlib.sha256()
+    setup = {
+        "module": str(model),
+        "layers": list(model.layers),
+        "normalize_layers": model.normalize_layers,
+        "image_size": cfg.image_size,
+        "batch_size": cfg.batch_size,
+        "skip_unreadable": cfg.skip_unreadable,
+        "precision": precision,
+        "device": device.type,
+        "torch": torch.__version__,
+    }
+    digest.update(json.dumps(setup, sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of one image (``"missing"`` if it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def chunk_key(fingerprint: str, ids: list[str], paths: list[Path]) -> str:
+    """Identity of one chunk: extractor fingerprint, ids, paths and image contents."""
+    digest = hashlib.sha256(fingerprint.encode())
+    for item, path in zip(ids, paths):
+        digest.update(f"\0{item}\0{path.name}\0{file_sha256(path)}".encode())
+    return digest.hexdigest()
+
+
+def read_chunk(path: Path, n: int) -> tuple[np.ndarray, list[str]] | None:
+    """A cached chunk ``(vectors (n, D), errors)``, or None if absent or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        meta, vectors = io.read_vectors(path)
+    except io.ArtifactError as exc:
+        log.warning("ignoring damaged feature cache file: %s", exc)
+        return None
+    if len(meta) != n:
+        return None
+    return vectors, [str(e) for e in meta["error"]]
+
+
+def extract_chunked(
+    model: VGGFeatures,
+    rows: pd.DataFrame,
+    paths: list[Path],
+    domain: Domain,
+    cfg: FeaturesConfig,
+    device: torch.device,
+    precision: str,
+    cache: Path | None,
+) -> tuple[np.ndarray, list[str], list[Path]]:
+    """:func:`extract_images` chunk by chunk, reusing and filling the cache ``cache``.
+
+    Returns ``(float32 (N, D), errors, cache files of this call)``.
+    """
+    size = cfg.batch_size * CHUNK_BATCHES  # a multiple of the batch: batches do not change
+    out = np.zeros((len(paths), model.dim), dtype=np.float32)  # (N, D)
+    errors = [""] * len(paths)
+    files: list[Path] = []
+    reused = 0
+    starts = range(0, len(paths), size)
+    for start in tqdm(starts, desc=f"extract {domain} (chunks of {size})", unit="chunk"):
+        block = slice(start, min(start + size, len(paths)))
+        ids = [str(i) for i in rows["id"].iloc[block]]
+        file = None
+        if cache is not None:
+            file = cache / f"{domain}-{chunk_key(cache.name, ids, paths[block])[:40]}.parquet"
+            files.append(file)
+            hit = read_chunk(file, len(ids))
+            if hit is not None:
+                out[block], errors[block] = hit
+                reused += 1
+                continue
+        vectors, errs = extract_images(model, paths[block], domain, cfg, device, precision)
+        out[block], errors[block] = vectors, errs
+        if file is not None:
+            io.write_vectors(file, vectors, {"id": ids, "error": errs})
+    if reused:
+        log.info(
+            "%s: %d of %d chunks from the feature cache %s", domain, reused, len(starts), cache
+        )
+    return out, errors, files
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
@@ -185,11 +306,14 @@ def extract_shard(
     shard: Shard,
     local_rank: int = 0,
     seed: int = 0,
+    chunks: list[Path] | None = None,
 ) -> list[str]:
     """Extract shard ``shard`` of each domain into ``parts_dir``; returns the parts written.
 
     Each domain's rows are sorted by id before cutting. A part whose sidecar has the same
-    key (ids, paths, feature config) is kept as is.
+    key (ids, paths, feature config) is kept as is. The feature cache files of a written
+    part are removed, unless ``chunks`` is given: then they are appended to it, for the
+    caller to remove once the part is safe (merged).
     """
     todo: list[tuple[Domain, pd.DataFrame, str]] = []
     for domain in DOMAINS:
@@ -198,8 +322,13 @@ def extract_shard(
         key = _config_key(cfg, rows)
         sidecar = parts_dir / f"{shard.part(domain)}.json"
         done = sidecar.exists() and (parts_dir / f"{shard.part(domain)}.parquet").exists()
-        if done and io.read_json(sidecar).get("key") == key:
+        if done and (meta := io.read_json(sidecar)).get("key") == key:
             log.info("shard %s already extracted; skipping", shard.part(domain))
+            done_chunks = [Path(c) for c in meta.get("chunks", [])]
+            if chunks is None:
+                remove_files(done_chunks)
+            else:
+                chunks += done_chunks
             continue
         todo.append((domain, rows, key))
     if not todo:
@@ -207,11 +336,15 @@ def extract_shard(
     device = resolve_device(cfg.device, local_rank)
     precision = resolve_precision(cfg.precision, device)
     model = build_extractor(cfg.weights, cfg.layers, cfg.onnx_path, seed, cfg.normalize_layers)
+    root = feature_cache_root()
+    cache = root / extractor_fingerprint(model, cfg, device, precision)[:32] if root else None
     written = []
     for domain, rows, key in todo:
         paths = [raw_root / p for p in rows["path"]]
         start = time.perf_counter()
-        vectors, errors = extract_images(model, paths, domain, cfg, device, precision)
+        vectors, errors, domain_chunks = extract_chunked(
+            model, rows, paths, domain, cfg, device, precision, cache
+        )
         seconds = time.perf_counter() - start
         ok = np.array([e == "" for e in errors], dtype=bool)
         unreadable = [
@@ -240,8 +373,13 @@ def extract_shard(
             "precision": precision,
             "device": str(device),
             "unreadable": unreadable,
+            "chunks": [str(c) for c in domain_chunks],  # feature cache files to remove
         }
         io.write_json(meta, parts_dir / f"{name}.json")
+        if chunks is None:  # the part holds them now
+            remove_files(domain_chunks)
+        else:
+            chunks += domain_chunks
         log.info(
             "%s: %d images in %.1f s (%.1f images/s)",
             name,
@@ -338,8 +476,19 @@ def run_extract(
     """Extract ``shard``; with a single shard also merge and return the summary."""
     manifest = load_manifest(manifest_path)
     parts_dir = out_dir / "parts"
-    extract_shard(
-        manifest, raw_root, parts_dir=parts_dir, cfg=cfg, shard=shard, local_rank=local_rank,
-        seed=seed,
-    )
-    return merge_parts(parts_dir, out_dir, 1) if shard.count == 1 else None
+    kw = {"parts_dir": parts_dir, "cfg": cfg, "shard": shard, "local_rank": local_rank, "seed": seed}
+    if shard.count > 1:
+        extract_shard(manifest, raw_root, **kw)
+        return None
+    # One shard (`dvc repro`): DVC deletes out_dir, parts included, before a rerun, so
+    # the cached chunks are the only progress that survives until the merge is done.
+    chunks: list[Path] = []
+    extract_shard(manifest, raw_root, **kw, chunks=chunks)
+    summary = merge_parts(parts_dir, out_dir, 1)
+    remove_files(chunks)
+    return summary
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
