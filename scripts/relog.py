@@ -10,17 +10,17 @@ store still fails.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-
-from common import setup  # noqa: E402
-
-from zsbir.tracking import TrackingError, relog  # noqa: E402
+from zsbir.config import parse_params, to_dict
+from zsbir.io import read_yaml
+from zsbir.tracking import TrackingError, relog
 
 if __name__ == "__main__":
-    _, plain = setup("relog")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s relog %(name)s: %(message)s")
+    plain = to_dict(parse_params(read_yaml("params.yaml") or {}))
     try:
         tracker = relog(plain, Path("metrics"))
     except TrackingError as err:
