@@ -2,7 +2,7 @@
 
 Builds a QuickDraw-Extended-shaped zip pair (110 real classes, ``--files`` images in all,
 ``--kb`` KiB each, stored like JPEG/PNG in the real archives) in a temporary folder, runs
-:func:`zsbir.data.benchmark.build` on it as a ``data.source`` (the code path of every
+:func:`zsbir.data.acquire.benchmark.build` on it as a ``data.source`` (the code path of every
 benchmark: list members, map classes, check counts, extract, parallel SHA-256, dedupe,
 manifest), then :func:`zsbir.split.run.make_split` on a manifest of the full QuickDraw size
 (534,000 rows: 330k sketches + 204k photos). Prints files/s per phase and the time the
@@ -29,8 +29,9 @@ import pandas as pd
 from PIL import Image
 
 from zsbir.config import DataConfig, SplitConfig
-from zsbir.data import benchmark, quickdraw
-from zsbir.data.counts import count_table, read_expected
+from zsbir.data.acquire import benchmark
+from zsbir.data.datasets import quickdraw
+from zsbir.data.acquire.counts import count_table, read_expected
 from zsbir.split.run import make_split
 
 T = TypeVar("T")
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--tmp", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="  %(message)s")
-    logging.getLogger("zsbir.data.benchmark").setLevel(logging.INFO)  # per-phase times
+    logging.getLogger("zsbir.data.acquire.benchmark").setLevel(logging.INFO)  # per-phase times
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         root = Path(tmp)
         (root / "src").mkdir()
@@ -89,7 +90,8 @@ def main() -> None:
         (manifest, _), build_s = timed(
             "build: list+count+extract+sha256+manifest",
             lambda: benchmark.build(
-                bench, str(root / "src"), None, root / "raw", root, cache=root / "c", progress=False
+                bench, source=str(root / "src"), url=None, out_dir=root / "raw", repo_root=root,
+                cache=root / "c", progress=False,
             ),
             args.files,
         )
@@ -114,7 +116,9 @@ def main() -> None:
     )
     cfg = SplitConfig(method="published", semantic="none")
     timed(
-        "split of a QuickDraw-size manifest", lambda: make_split(big, cfg, 0, "quickdraw"), n_rows
+        "split of a QuickDraw-size manifest",
+        lambda: make_split(big, cfg, seed=0, dataset="quickdraw"),
+        n_rows,
     )
 
 

@@ -27,7 +27,7 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from zsbir.config import FeaturesConfig
-from zsbir.data.fetch import SOURCE_ENV
+from zsbir.data.acquire.fetch import SOURCE_ENV
 from zsbir.features.extract import extract_images, resolve_device, resolve_precision
 from zsbir.features.weights import build_extractor
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from zsbir.evaluate.metrics import RetrievalScores, cosine_scores, l2_normalise, retrieval_metrics
+from zsbir.retrieval.metrics import RetrievalScores, cosine_scores, l2_normalise, retrieval_metrics
 
 N_QUERIES, N_GALLERY, DIM, N_CLASSES = 12_694, 10_453, 512, 21
 K = 200

@@ -2,7 +2,7 @@
 
 Run it on the archives or extracted folders of a dataset (the folder you would give as
 ``data.source``) to record the per-class counts that no upstream publishes, then replace
-the '-' cells of zsbir/data/tables/<dataset>.tsv with them (keep the '#' provenance lines
+the '-' cells of zsbir/data/datasets/tables/<dataset>.tsv with them (keep the '#' provenance lines
 and add one naming the archives' SHA-256, from ~/.cache/zsbir/<dataset>/*.sha256).
 
     python scripts/count_dataset.py tuberlin /data/tuberlin-archives > /tmp/tuberlin.tsv
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data import quickdraw, sketchy_extended, tuberlin
-from zsbir.data.benchmark import count_files
-from zsbir.data.counts import count_table
+from zsbir.data.datasets import quickdraw, sketchy, tuberlin
+from zsbir.data.acquire.benchmark import count_files
+from zsbir.data.acquire.counts import count_table
 
-SPECS = {m.NAME: m.benchmark for m in (sketchy_extended, tuberlin, quickdraw)}
+SPECS = {m.NAME: m.benchmark for m in (sketchy, tuberlin, quickdraw)}
 
 
 def main() -> None:

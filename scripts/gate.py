@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from zsbir.evaluate.gate import (
+from zsbir.experiments.gate import (
     DEFAULT_TOLERANCE,
     BaselineError,
     compare,

@@ -2,7 +2,7 @@
 
 Rules (zsbir/split/names.py): the reviewed override (zsbir/split/data/name_overrides.tsv),
 else the first WordNet noun sense of the name. The class lists are the committed counts
-tables (zsbir/data/tables/<dataset>.tsv). New wnids are appended to class_wnids.txt;
+tables (zsbir/data/datasets/tables/<dataset>.tsv). New wnids are appended to class_wnids.txt;
 then re-run scripts/make_imagenet_table.py so the split needs no live WordNet.
 Needs WordNet 3.0 (scripts/install_wordnet.sh).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from zsbir.data.counts import read_expected
+from zsbir.data.acquire.counts import read_expected
 from zsbir.io import write_text
 from zsbir.split.imagenet import CLASS_WNIDS_FILE, DATA_DIR, read_wnid_list
 from zsbir.split.names import NAMES_FILE, lookup, read_overrides

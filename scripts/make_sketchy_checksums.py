@@ -4,7 +4,7 @@
 
 Hashes every file under ``<folder>/photo`` and ``<folder>/sketch`` and writes
 ``<sha256>  <relative path>`` lines sorted by path (``sha256sum`` format) to
-``zsbir/data/checksums/sketchy-mini.sha256`` (or ``--out``).
+``zsbir/data/datasets/checksums/sketchy-mini.sha256`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from zsbir.data.fetch import format_checksums, hash_tree
-from zsbir.data.sketchy import CHECKSUMS, DOMAIN_DIRS
+from zsbir.data.acquire.fetch import format_checksums, hash_tree
+from zsbir.data.datasets.sketchy_mini import CHECKSUMS, DOMAIN_DIRS
 from zsbir.io import write_text
 
 

@@ -31,8 +31,12 @@ if __name__ == "__main__":
                         datefmt="%H:%M:%S")
     params = read_yaml("params.yaml") or {}
     space = load_search_space(args.space or Path(f"experiments/search/{args.model}.yaml"), params)
-    data = load_training_data("data/pca", "data/split.parquet", "data/classes.parquet",
-                              "data/manifest.parquet")
+    data = load_training_data(
+        "data/pca",
+        split_path="data/split.parquet",
+        classes_path="data/classes.parquet",
+        manifest_path="data/manifest.parquet",
+    )
     result = tune(args.model, params, data, space, n_trials=args.trials, epochs=args.epochs,
                   storage=args.storage, tracking_uri=tracking_uri())
     write_tuned(args.out, args.model, result.best)

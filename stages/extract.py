@@ -12,14 +12,13 @@ import argparse
 import os
 from pathlib import Path
 
-from common import setup
+from common import setup, stage
 
-from zsbir import io
 from zsbir.features.extract import Shard, merge_parts, run_extract
-from zsbir.tracking import stage_run
 
 OUT = Path("data/features")
-METRICS = Path("metrics/extract.json")
+RAW_DIR = Path("data/raw")
+MANIFEST = Path("data/manifest.parquet")
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,22 +30,26 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args()
-    params, plain = setup("extract")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if args.shard == "env":
         shard = Shard(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]))
     else:
         shard = Shard.parse(args.shard)
-    raw_root = Path("data/raw") / params.data.dataset
-    manifest = Path("data/manifest.parquet")
     if not args.merge and shard.count > 1:  # one of many processes: no MLflow, no merge
-        run_extract(manifest, raw_root, OUT, params.features, shard, local_rank)
+        params, _ = setup("extract")
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        raw_root = RAW_DIR / params.data.dataset
+        run_extract(
+            MANIFEST, raw_root, out_dir=OUT, cfg=params.features, shard=shard, local_rank=local_rank
+        )
     else:
-        with stage_run("extract", plain, summary=METRICS) as mlflow:
+        with stage("extract") as st:
             if args.merge:
                 summary = merge_parts(OUT / "parts", OUT)
             else:
-                summary = run_extract(manifest, raw_root, OUT, params.features, shard)
-            io.write_json(summary, METRICS)
+                raw_root = RAW_DIR / st.params.data.dataset
+                summary = run_extract(
+                    MANIFEST, raw_root, out_dir=OUT, cfg=st.params.features, shard=shard
+                )
+            st.write_summary(summary)
             if summary["unreadable"]:
-                mlflow.log_artifact(str(OUT / "unreadable.csv"))
+                st.mlflow.log_artifact(str(OUT / "unreadable.csv"))

@@ -7,11 +7,11 @@ never costs the bundle).
 
 from pathlib import Path
 
-from common import setup
+from common import stage
 
 from zsbir.search.bundle import BundleInputs, write_bundle
 from zsbir.search.mlflow_model import log_bundle
-from zsbir.tracking import git_commit, stage_run
+from zsbir.tracking import git_commit
 
 INPUTS = BundleInputs(
     model=Path("models/model.pt"),
@@ -22,10 +22,10 @@ INPUTS = BundleInputs(
 OUT = Path("models/bundle")
 
 if __name__ == "__main__":
-    params, plain = setup("package")
-    retrieval = {"space": params.eval.space, "n_samples": params.eval.n_samples,
-                 "seed": params.seed}
-    with stage_run("package", plain) as mlflow:
-        spec = write_bundle(OUT, INPUTS, params.features, retrieval, git_commit())
-        mlflow.set_tags({"bundle.fingerprint": spec["fingerprint"]})
-        mlflow.guard(log_bundle, OUT.resolve(), mlflow.run_id, mlflow.uri, spec["metrics"])
+    with stage("package") as st:
+        p = st.params
+        retrieval = {"space": p.eval.space, "n_samples": p.eval.n_samples, "seed": p.seed}
+        spec = write_bundle(OUT, INPUTS, p.features, retrieval, git_commit())
+        st.mlflow.set_tags({"bundle.fingerprint": spec["fingerprint"]})
+        st.mlflow.guard(log_bundle, OUT.resolve(), st.mlflow.run_id, st.mlflow.uri,
+                        spec["metrics"])

@@ -2,21 +2,21 @@
 
 from pathlib import Path
 
-from common import setup
+from common import stage
 
 from zsbir import io
 from zsbir.features.pca import pca_stage
-from zsbir.tracking import stage_run
 
 CURVE = Path("plots/pca_variance.csv")
-METRICS = Path("metrics/pca.json")
 
 if __name__ == "__main__":
-    params, plain = setup("pca")
-    with stage_run("pca", plain, summary=METRICS) as mlflow:
+    with stage("pca") as st:
         curve, metrics = pca_stage(
-            Path("data/features"), Path("data/split.parquet"), Path("data/pca"), params.pca
+            Path("data/features"),
+            split_path=Path("data/split.parquet"),
+            out_dir=Path("data/pca"),
+            cfg=st.params.pca,
         )
         io.write_text(curve.to_csv(index=False), CURVE)
-        io.write_json(metrics, METRICS)
-        mlflow.log_artifact(str(CURVE))
+        st.write_summary(metrics)
+        st.mlflow.log_artifact(str(CURVE))

@@ -2,10 +2,8 @@
 
 from pathlib import Path
 
-from common import setup
+from common import stage
 
-from zsbir.io import write_json
-from zsbir.tracking import stage_run
 from zsbir.train.data import load_training_data
 from zsbir.train.loop import FitPaths, fit
 
@@ -14,23 +12,25 @@ PATHS = FitPaths(
     checkpoint=Path("models/checkpoints/last.pt"),
     history=Path("plots/train_history.csv"),
 )
-METRICS = Path("metrics/train.json")
 
 if __name__ == "__main__":
-    params, plain = setup("train")
-    data = load_training_data(
-        "data/pca", "data/split.parquet", "data/classes.parquet", "data/manifest.parquet"
-    )
-    with stage_run("train", plain, summary=METRICS) as mlflow:
+    with stage("train") as st:
+        p = st.params
+        data = load_training_data(
+            "data/pca",
+            split_path="data/split.parquet",
+            classes_path="data/classes.parquet",
+            manifest_path="data/manifest.parquet",
+        )
         result = fit(
             data,
-            params.model,
-            params.loss,
-            params.train,
-            params.eval,
-            params.seed,
-            PATHS,
-            on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch),
+            model_cfg=p.model,
+            loss_cfg=p.loss,
+            train_cfg=p.train,
+            eval_cfg=p.eval,
+            seed=p.seed,
+            paths=PATHS,
+            on_epoch=lambda epoch, metrics: st.mlflow.log_metrics(metrics, step=epoch),
         )
-        write_json(result.summary(), METRICS)
-        mlflow.log_artifact(str(PATHS.history))
+        st.write_summary(result.summary())
+        st.mlflow.log_artifact(str(PATHS.history))

@@ -25,12 +25,13 @@ from conftest import Served
 from PIL import Image
 
 from zsbir.config import DataConfig, SketchyConfig, SplitConfig
-from zsbir.data import benchmark, fetch, gdrive, quickdraw, sketchy_extended, tuberlin
-from zsbir.data.benchmark import Benchmark
-from zsbir.data.counts import count_table, read_expected
-from zsbir.data.fetch import read_checksums
-from zsbir.data.manifest import DatasetError
-from zsbir.data.registry import build_dataset
+from zsbir.data.acquire import benchmark, fetch, gdrive
+from zsbir.data.datasets import quickdraw, sketchy, tuberlin
+from zsbir.data.acquire.benchmark import Benchmark
+from zsbir.data.acquire.counts import count_table, read_expected
+from zsbir.data.acquire.fetch import read_checksums
+from zsbir.data.base import DatasetError
+from zsbir.data.datasets import build_dataset
 from zsbir.split import wordnet
 from zsbir.split.published import published_unseen
 from zsbir.split.run import make_split
@@ -94,7 +95,7 @@ def quickdraw_files() -> tuple[dict[str, bytes], dict[str, bytes]]:
 
 def sketchy_wnids() -> dict[str, str]:
     listed = read_checksums(
-        Path(sketchy_extended.__file__).parent / "checksums/sketchy-mini.sha256"
+        Path(sketchy.__file__).parent / "checksums/sketchy-mini.sha256"
     )
     return {rel.split("/")[1]: rel.split("/")[2][:9] for rel in sorted(listed, reverse=True)}
 
@@ -152,10 +153,10 @@ def miniature(bench: Benchmark, counts: Path, **locations: tuple[str, ...]) -> B
 def build(bench: Benchmark, tmp_path: Path, source: Path | None = None, **kw) -> tuple:
     return benchmark.build(
         bench,
-        str(source) if source else None,
-        None,
-        tmp_path / "raw" / bench.name,
-        tmp_path,
+        source=str(source) if source else None,
+        url=None,
+        out_dir=tmp_path / "raw" / bench.name,
+        repo_root=tmp_path,
         cache=tmp_path / "cache",
         progress=False,
         retry_wait=0.0,
@@ -174,7 +175,7 @@ def no_live_wordnet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def split_of(manifest: pd.DataFrame, dataset: str, method: str = "published"):
-    return make_split(manifest, SplitConfig(method=method, semantic="none"), 0, dataset)
+    return make_split(manifest, SplitConfig(method=method, semantic="none"), seed=0, dataset=dataset)
 
 
 # -------------------------------------------------------------------------- tuberlin
@@ -319,7 +320,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
 ) -> None:
     rendered, extended = sketchy_files()
     cfg = DataConfig(dataset="sketchy", sketchy=SketchyConfig(sketch_variant=variant))
-    real = sketchy_extended.benchmark(cfg)
+    real = sketchy.benchmark(cfg)
     counts = expected_counts(tmp_path, real, {"rendered": rendered, "extended": extended})
     source = tmp_path / "downloads"
     write_tree(source / "unpacked", rendered)
@@ -349,7 +350,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
     assert (dup["reason"] == "identical bytes, other class").sum() == 1
     for name, size in (("sketchy-21", 21), ("sketchy-25", 25)):
         cfg_split = SplitConfig(method="published", published_list=name, semantic="none")
-        result = make_split(manifest, cfg_split, 0, "sketchy")
+        result = make_split(manifest, cfg_split, seed=0, dataset="sketchy")
         assert (
             set(result.classes.query("split == 'unseen'")["class"]) == set(published_unseen(name))
             and result.metrics["n_unseen"] == size
@@ -359,7 +360,7 @@ def test_sketchy_7z_and_extended_photos_counted_once(
 def test_sketchy_without_extended_photos(tmp_path: Path) -> None:
     rendered, _ = sketchy_files()
     cfg = DataConfig(dataset="sketchy", sketchy=SketchyConfig(extended_photos=False))
-    real = sketchy_extended.benchmark(cfg)
+    real = sketchy.benchmark(cfg)
     counts = expected_counts(tmp_path, real, {"rendered": rendered})
     source = write_tree(tmp_path / "src", rendered)
     manifest, _ = build(miniature(real, counts), tmp_path, source)
@@ -401,9 +402,9 @@ def test_registry_builds_a_benchmark_from_params(
     monkeypatch.delenv(fetch.SOURCE_ENV, raising=False)
     strict = DataConfig(dataset="tuberlin", source="archives")  # relative to the repo root
     with pytest.raises(DatasetError, match=r"tuberlin.tsv: sketch of class 'airplane': 1 files"):
-        build_dataset(strict, 0, tmp_path / "raw" / "tuberlin", tmp_path)
+        build_dataset(strict, seed=0, out_dir=tmp_path / "raw" / "tuberlin", repo_root=tmp_path)
     lenient = dataclasses.replace(strict, check_counts=False)
-    built = build_dataset(lenient, 0, tmp_path / "raw" / "tuberlin", tmp_path)
+    built = build_dataset(lenient, seed=0, out_dir=tmp_path / "raw" / "tuberlin", repo_root=tmp_path)
     assert "file counts differ" in caplog.text  # warned, not failed
     assert built.manifest["class"].nunique() == 250
     assert built.provenance["photos.location"].endswith("images.zip")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from zsbir.data.counts import count_problems, count_table, read_expected
-from zsbir.data.manifest import DatasetError
+from zsbir.data.acquire.counts import count_problems, count_table, read_expected
+from zsbir.data.base import DatasetError
 
 TABLE = """# provenance
 class\tphoto\tsketch

@@ -2,8 +2,8 @@
 
 import pytest
 
-from zsbir.data import gdrive
-from zsbir.data.manifest import DatasetError
+from zsbir.data.acquire import gdrive
+from zsbir.data.base import DatasetError
 
 PAGE = "https://drive.google.com/uc?export=download&id=1z4--ToTXYb0-2cLuUWPYM5m7ST7Ob3Ck"
 

@@ -18,11 +18,14 @@ from conftest import Served
 from PIL import Image
 
 from zsbir.config import DataConfig
-from zsbir.data import fetch, sketchy
-from zsbir.data.manifest import DatasetError, validate_manifest
+from zsbir.data.acquire import fetch
+from zsbir.data.datasets import sketchy_mini
+from zsbir.data.base import DatasetError
+from zsbir.schema import ManifestError
+from zsbir.schema import validate_manifest
 
 REAL = Path("/work/shared/datasets/sketchy-mini")
-TOP = f"DCGAN-MNIST-{sketchy.COMMIT}"
+TOP = f"DCGAN-MNIST-{sketchy_mini.COMMIT}"
 CLASSES = {"cat": "n02121808", "giraffe": "n02439033"}
 
 
@@ -100,7 +103,7 @@ def data_no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def _build(fake: Fake, tmp_path: Path, **cfg: str | None) -> tuple:
-    return sketchy.build(
+    return sketchy_mini.build(
         DataConfig(dataset="sketchy-mini", **cfg),
         tmp_path / "raw" / "sk",
         tmp_path,
@@ -316,7 +319,7 @@ def test_empty_class_folder_is_named(fake: Fake, tmp_path: Path) -> None:
 def test_class_without_sketches_is_named(fake: Fake, tmp_path: Path) -> None:
     lines = [ln for ln in fake.checksums.read_text().splitlines() if "sketch/giraffe/" not in ln]
     fake.checksums.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DatasetError, match="class 'giraffe' has no sketch items"):
+    with pytest.raises(ManifestError, match="class 'giraffe' has no sketch items"):
         _build(fake, tmp_path, source=str(fake.root))
 
 
@@ -345,15 +348,15 @@ def test_local_archive_source(kind: str, fake: Fake, tmp_path: Path) -> None:
 
 
 def test_committed_checksums_parse_and_name_sketchy_layout() -> None:
-    listed = fetch.read_checksums(sketchy.CHECKSUMS)
-    manifest = sketchy.manifest_from_paths(sorted(listed))
+    listed = fetch.read_checksums(sketchy_mini.CHECKSUMS)
+    manifest = sketchy_mini.manifest_from_paths(sorted(listed))
     assert len(listed) == 6250 and manifest["class"].nunique() == 125
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"real sketchy-mini not present at {REAL}")
 def test_real_sketchy_mini(tmp_path: Path) -> None:
-    assert sketchy.CHECKSUMS.read_bytes() == (REAL / "SHA256SUMS").read_bytes()
-    manifest, prov = sketchy.build(
+    assert sketchy_mini.CHECKSUMS.read_bytes() == (REAL / "SHA256SUMS").read_bytes()
+    manifest, prov = sketchy_mini.build(
         DataConfig(dataset="sketchy-mini", source=str(REAL)), tmp_path / "sk", tmp_path
     )
     validate_manifest(manifest, tmp_path / "sk")

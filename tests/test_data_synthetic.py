@@ -10,8 +10,10 @@ import pytest
 from PIL import Image, ImageFilter
 
 from zsbir.config import SyntheticConfig
-from zsbir.data import render, synthetic
-from zsbir.data.manifest import DatasetError, validate_manifest
+from zsbir.data.synthetic import generate as synthetic
+from zsbir.data.synthetic import render
+from zsbir.data.base import DatasetError
+from zsbir.schema import validate_manifest
 
 SMALL = SyntheticConfig(n_classes=3, photos_per_class=2, sketches_per_photo=2, image_size=64)
 TABLE = Path(__file__).resolve().parents[1] / "zsbir" / "split" / "data"

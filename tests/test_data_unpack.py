@@ -10,8 +10,8 @@ import py7zr
 import pytest
 from PIL import Image
 
-from zsbir.data.manifest import DatasetError
-from zsbir.data.unpack import extract, hash_files, list_package
+from zsbir.data.base import DatasetError
+from zsbir.data.acquire.archives import extract, hash_files, list_package
 
 
 def _png(color: int) -> bytes:
@@ -72,7 +72,7 @@ def test_missing_root_and_non_images_are_named(tmp_path: Path) -> None:
         list_package(path, "png")
     out = tmp_path / "out"
     extract(list_package(path, "root"), ["root/notes.txt"], out, progress=False)
-    with pytest.raises(DatasetError, match="root/notes.txt: not a readable image"):
+    with pytest.raises(DatasetError, match="root/notes.txt: unreadable or truncated image"):
         hash_files(out, ["root/notes.txt"], progress=False)
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(DatasetError, match="bad.zip"):

@@ -14,7 +14,7 @@ from zsbir.experiments.tune import load_search_space, tune
 from zsbir.experiments.tuned import read_tuned, write_tuned
 from zsbir.io import read_vectors, write_vectors
 from zsbir.train.data import load_training_data
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -69,8 +69,8 @@ def _write_toy(root: Path, poison: bool) -> Path:
 
 
 def _load(data: Path):
-    return load_training_data(data / "pca", data / "split.parquet", data / "classes.parquet",
-                              data / "manifest.parquet")
+    return load_training_data(data / "pca", split_path=data / "split.parquet", classes_path=data / "classes.parquet",
+                              manifest_path=data / "manifest.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_unseen_classes_never_reach_tuning(tmp_path: Path, store: Path, monkeypa
     real_fit = tune_mod.fit
 
     def spy(data, *args, **kwargs):
-        paths = args[5]
+        paths = kwargs["paths"]
         assert not paths.checkpoint.exists() and paths.checkpoint not in checkpoints
         checkpoints.append(paths.checkpoint)
         return real_fit(data, *args, **kwargs)

@@ -25,7 +25,7 @@ from zsbir.config import PCAConfig
 from zsbir.evaluate.inputs import load_retrieval_set
 from zsbir.features.pca import pca_stage
 from zsbir.train.data import load_training_data
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,13 +69,13 @@ READERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     # artifact -> (file, the library entry point of the stage that reads it)
     "features->pca": (
         "data/features/photo.parquet",
-        lambda r: pca_stage(r / "data/features", r / "data/split.parquet", r / "data/pca2",
-                            PCAConfig(dim=4)),
+        lambda r: pca_stage(r / "data/features", split_path=r / "data/split.parquet", out_dir=r / "data/pca2",
+                            cfg=PCAConfig(dim=4)),
     ),
     "pca->train": (
         "data/pca/sketch.parquet",
-        lambda r: load_training_data(r / "data/pca", r / "data/split.parquet",
-                                     r / "data/classes.parquet", r / "data/manifest.parquet"),
+        lambda r: load_training_data(r / "data/pca", split_path=r / "data/split.parquet",
+                                     classes_path=r / "data/classes.parquet", manifest_path=r / "data/manifest.parquet"),
     ),
     "embeddings->evaluate": (
         "data/embeddings/photo.parquet",
@@ -84,8 +84,8 @@ READERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     ),
     "split->train": (
         "data/split.parquet",
-        lambda r: load_training_data(r / "data/pca", r / "data/split.parquet",
-                                     r / "data/classes.parquet", r / "data/manifest.parquet"),
+        lambda r: load_training_data(r / "data/pca", split_path=r / "data/split.parquet",
+                                     classes_path=r / "data/classes.parquet", manifest_path=r / "data/manifest.parquet"),
     ),
 }
 

@@ -21,8 +21,8 @@ import yaml
 
 from zsbir import io
 from zsbir.config import DataConfig, SyntheticConfig
-from zsbir.data.registry import build_dataset
-from zsbir.train.toy import make_toy_dataset
+from zsbir.data import build_dataset
+from toy import make_toy_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 KILL = REPO / "tests" / "kill_stage.py"
@@ -62,7 +62,7 @@ def raw_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data/raw/synthetic + data/manifest.parquet: 24 photos, 24 sketches; params.yaml."""
     root = tmp_path_factory.mktemp("extract")
     data = DataConfig(synthetic=SyntheticConfig(n_classes=6, photos_per_class=4, image_size=32))
-    built = build_dataset(data, 0, root / "data" / "raw" / "synthetic", root)
+    built = build_dataset(data, seed=0, out_dir=root / "data" / "raw" / "synthetic", repo_root=root)
     io.write_table(built.manifest, root / "data" / "manifest.parquet")
     (root / "params.yaml").write_text(yaml.safe_dump({"features": FEATURES}))
     return root

@@ -13,6 +13,7 @@ from PIL import Image
 from zsbir import io
 from zsbir.config import FeaturesConfig
 from zsbir.features import extract as E
+from zsbir.schema import make_manifest
 
 CFG = FeaturesConfig(weights="random", layers=("gap1",), image_size=16, batch_size=1,
                      num_workers=0, precision="fp32", device="cpu")
@@ -22,8 +23,6 @@ N = 20  # photos; chunks of 8 batches of 1 -> 3 chunks per domain (8, 8, 4)
 
 @pytest.fixture()
 def dataset(tmp_path: Path) -> Path:
-    import pandas as pd
-
     rng = np.random.default_rng(0)
     rows = []
     for i in range(N):
@@ -32,8 +31,8 @@ def dataset(tmp_path: Path) -> Path:
             (tmp_path / "raw" / domain / "c").mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
                 tmp_path / "raw" / rel)
-            rows.append({"id": f"{domain}/c/{i:02d}", "path": rel, "domain": domain})
-    io.write_table(pd.DataFrame(rows), tmp_path / "manifest.parquet")
+            rows.append({"id": f"{domain}/c/{i:02d}", "path": rel, "domain": domain, "class": "c"})
+    io.write_table(make_manifest(rows), tmp_path / "manifest.parquet")
     return tmp_path
 
 
@@ -57,7 +56,7 @@ class Counting:
 
 
 def _run(root: Path, out: str, cfg: FeaturesConfig = CFG) -> dict[str, np.ndarray]:
-    E.run_extract(root / "manifest.parquet", root / "raw", root / out, cfg)
+    E.run_extract(root / "manifest.parquet", root / "raw", out_dir=root / out, cfg=cfg)
     return {d: io.read_vectors(root / out / f"{d}.parquet")[1] for d in ("photo", "sketch")}
 
 

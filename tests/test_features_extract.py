@@ -14,6 +14,7 @@ from zsbir.config import FeaturesConfig
 from zsbir.features import extract as E
 from zsbir.features.images import ImageReadError, decode_image
 from zsbir.features.weights import build_extractor
+from zsbir.schema import ManifestError, make_manifest
 
 CFG = FeaturesConfig(
     weights="random",
@@ -73,7 +74,7 @@ def _direct(root: Path, manifest: Path, domain: str) -> tuple[list[str], np.ndar
 
 def test_extract_matches_direct_forward(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path)
-    summary = E.run_extract(manifest, tmp_path / "raw", tmp_path / "features", CFG)
+    summary = E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "features", cfg=CFG)
     assert summary is not None
     assert summary["photo"]["count"] == summary["sketch"]["count"] == 5
     assert summary["dim"] == 128 + 64 and summary["weights"] == "random"
@@ -88,8 +89,8 @@ def test_extract_matches_direct_forward(tmp_path: Path) -> None:
 
 def test_worker_processes_give_the_same_features(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path, n_photos=3)
-    E.run_extract(manifest, tmp_path / "raw", tmp_path / "a", CFG)
-    E.run_extract(manifest, tmp_path / "raw", tmp_path / "b", replace(CFG, num_workers=2))
+    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "a", cfg=CFG)
+    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "b", cfg=replace(CFG, num_workers=2))
     for domain in ("photo", "sketch"):
         np.testing.assert_array_equal(
             io.read_vectors(tmp_path / "a" / f"{domain}.parquet")[1],
@@ -99,9 +100,9 @@ def test_worker_processes_give_the_same_features(tmp_path: Path) -> None:
 
 def test_bf16_agrees_with_fp32(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path, n_photos=3)
-    E.run_extract(manifest, tmp_path / "raw", tmp_path / "a", CFG)
+    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "a", cfg=CFG)
     bf16 = replace(CFG, precision="bf16")
-    summary = E.run_extract(manifest, tmp_path / "raw", tmp_path / "b", bf16)
+    summary = E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "b", cfg=bf16)
     assert summary["precision"] == E.resolve_precision("bf16", torch.device("cpu"))
     a = io.read_vectors(tmp_path / "a" / "photo.parquet")[1]
     b = io.read_vectors(tmp_path / "b" / "photo.parquet")[1]
@@ -111,10 +112,10 @@ def test_bf16_agrees_with_fp32(tmp_path: Path) -> None:
 
 def test_shards_merge_to_the_unsharded_result_and_resume(tmp_path: Path, monkeypatch) -> None:
     manifest = _dataset(tmp_path)
-    E.run_extract(manifest, tmp_path / "raw", tmp_path / "whole", CFG)
+    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "whole", cfg=CFG)
     out = tmp_path / "sharded"
     for i in range(3):
-        assert E.run_extract(manifest, tmp_path / "raw", out, CFG, E.Shard(i, 3)) is None
+        assert E.run_extract(manifest, tmp_path / "raw", out_dir=out, cfg=CFG, shard=E.Shard(i, 3)) is None
     assert sorted(p.name for p in (out / "parts").glob("*.parquet")) == [
         f"{d}-{i}-of-3.parquet" for d in ("photo", "sketch") for i in range(3)
     ]
@@ -122,7 +123,7 @@ def test_shards_merge_to_the_unsharded_result_and_resume(tmp_path: Path, monkeyp
     monkeypatch.setattr(E, "build_extractor", lambda *a, **k: pytest.fail("re-extracted"))
     assert (
         E.extract_shard(
-            io.read_table(manifest), tmp_path / "raw", out / "parts", CFG, E.Shard(1, 3)
+            io.read_table(manifest), tmp_path / "raw", parts_dir=out / "parts", cfg=CFG, shard=E.Shard(1, 3)
         )
         == []
     )
@@ -139,9 +140,9 @@ def test_changed_config_is_not_resumed(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path, n_photos=2)
     parts = tmp_path / "f" / "parts"
     df = io.read_table(manifest)
-    assert E.extract_shard(df, tmp_path / "raw", parts, CFG, E.Shard(0, 2))
+    assert E.extract_shard(df, tmp_path / "raw", parts_dir=parts, cfg=CFG, shard=E.Shard(0, 2))
     other = replace(CFG, layers=("gap1",))
-    assert E.extract_shard(df, tmp_path / "raw", parts, other, E.Shard(0, 2)) == [
+    assert E.extract_shard(df, tmp_path / "raw", parts_dir=parts, cfg=other, shard=E.Shard(0, 2)) == [
         "photo-0-of-2",
         "sketch-0-of-2",
     ]
@@ -149,7 +150,7 @@ def test_changed_config_is_not_resumed(tmp_path: Path) -> None:
 
 def test_merge_with_missing_parts_names_them(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path, n_photos=2)
-    E.run_extract(manifest, tmp_path / "raw", tmp_path / "f", CFG, E.Shard(0, 2))
+    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=CFG, shard=E.Shard(0, 2))
     with pytest.raises(E.ExtractError, match=r"missing parts \['photo-1-of-2', 'sketch-1-of-2'\]"):
         E.merge_parts(tmp_path / "f" / "parts", tmp_path / "f")
 
@@ -170,11 +171,11 @@ def test_unreadable_image_fails_with_path_or_is_skipped(tmp_path: Path) -> None:
     manifest = _dataset(tmp_path, n_photos=3)
     (tmp_path / "raw" / "photo" / "c1" / "p1.jpg").write_bytes(b"truncated")
     with pytest.raises(ImageReadError, match="photo/c1/p1.jpg"):
-        E.run_extract(manifest, tmp_path / "raw", tmp_path / "f", CFG)
+        E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=CFG)
     assert not (tmp_path / "f" / "photo.parquet").exists()
 
     skip = replace(CFG, skip_unreadable=True)
-    summary = E.run_extract(manifest, tmp_path / "raw", tmp_path / "f", skip)
+    summary = E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=skip)
     assert summary["photo"] == {"count": 2, "unreadable": 1}
     assert summary["sketch"] == {"count": 3, "unreadable": 0}
     assert [u["id"] for u in summary["unreadable"]] == ["photo/c1/p1"]
@@ -186,11 +187,11 @@ def test_unreadable_image_fails_with_path_or_is_skipped(tmp_path: Path) -> None:
 
 def test_bad_manifest_is_named(tmp_path: Path) -> None:
     io.write_table(pd.DataFrame({"id": ["a"], "path": ["a.png"]}), tmp_path / "m.parquet")
-    with pytest.raises(E.ExtractError, match=r"m.parquet: manifest lacks column\(s\) \['domain'\]"):
+    with pytest.raises(ManifestError, match=r"m.parquet: manifest lacks column\(s\) \['domain', 'class'"):
         E.load_manifest(tmp_path / "m.parquet")
-    bad = pd.DataFrame({"id": ["a"], "path": ["a.png"], "domain": ["painting"]})
+    bad = make_manifest([{"id": "painting/c/a", "path": "a.png", "domain": "painting", "class": "c"}])
     io.write_table(bad, tmp_path / "m.parquet")
-    with pytest.raises(E.ExtractError, match="'painting'"):
+    with pytest.raises(ManifestError, match="m.parquet: item 'painting/c/a': domain 'painting'"):
         E.load_manifest(tmp_path / "m.parquet")
 
 
@@ -198,7 +199,7 @@ def test_unreadable_image_in_a_worker_process_still_names_its_path(tmp_path: Pat
     manifest = _dataset(tmp_path, n_photos=2)
     (tmp_path / "raw" / "sketch" / "c1" / "p1-1.png").write_bytes(b"")
     with pytest.raises(ImageReadError, match="sketch/c1/p1-1.png"):
-        E.run_extract(manifest, tmp_path / "raw", tmp_path / "f", replace(CFG, num_workers=1))
+        E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=replace(CFG, num_workers=1))
 
 
 def test_bf16_without_native_support_falls_back_to_fp32(tmp_path: Path, monkeypatch) -> None:
@@ -207,6 +208,6 @@ def test_bf16_without_native_support_falls_back_to_fp32(tmp_path: Path, monkeypa
     assert E.resolve_precision("fp32", torch.device("cpu")) == "fp32"
     manifest = _dataset(tmp_path, n_photos=1)
     summary = E.run_extract(
-        manifest, tmp_path / "raw", tmp_path / "f", replace(CFG, precision="bf16")
+        manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=replace(CFG, precision="bf16")
     )
     assert summary["precision"] == "fp32"

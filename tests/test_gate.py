@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zsbir.evaluate.gate import BaselineError, compare, format_table, make_baseline
+from zsbir.experiments.gate import BaselineError, compare, format_table, make_baseline
 
 BASE = {
     "metrics": {

@@ -9,7 +9,7 @@ import torch
 
 from zsbir.config import LossConfig, ModelConfig
 from zsbir.models.factory import build_model
-from zsbir.train import losses
+from zsbir.models import losses
 
 
 def _numeric_kl(mu: float, sigma: float) -> float:
@@ -75,7 +75,7 @@ def test_mse_by_hand() -> None:
 
 def _outputs(loss: LossConfig):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(z_structure=4, z_appearance=2, hidden=8), loss, 6, 3)
+    model = build_model(ModelConfig(z_structure=4, z_appearance=2, hidden=8), loss, feat_dim=6, sem_dim=3)
     photo, sketch, x_sem = torch.randn(5, 6), torch.randn(5, 6), torch.randn(5, 3)
     out = model(photo, sketch, torch.Generator().manual_seed(0), losses.needs(loss))
     fake = model.discriminate(out, photo, sketch, for_generator=True) if loss.adv_weight else None

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from zsbir.evaluate.curves import per_class_ap
-from zsbir.evaluate.metrics import (
+from zsbir.retrieval.curves import per_class_ap
+from zsbir.retrieval.metrics import (
     cosine_scores,
     l2_normalise,
     retrieval_metrics,

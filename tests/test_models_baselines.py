@@ -11,12 +11,12 @@ import torch
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig
 from zsbir.embed import build_embeddings
-from zsbir.evaluate.metrics import retrieval_metrics
+from zsbir.retrieval.metrics import retrieval_metrics
 from zsbir.models.factory import build_model, load_model
-from zsbir.train import losses
+from zsbir.models import losses
 from zsbir.train.data import load_training_data
 from zsbir.train.loop import FitPaths, fit
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 
 # ------------------------------------------------------------------ losses by hand
@@ -48,10 +48,20 @@ def test_combined_terms_sum_to_total() -> None:
     g = torch.Generator().manual_seed(0)
     a, b, w = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.randn(5, 3)
     y = torch.tensor([0, 1, 4, 2])
-    t = losses.twotower_losses(a, b, w, y, 8.0)
+    t = losses.paired_terms("ce", a, b, lambda e: losses.cosine_softmax_cross_entropy(e, w, y, 8.0))
     assert float(t["total"]) == pytest.approx(float(t["ce_photo"] + t["ce_sketch"]))
-    r = losses.regression_losses(a, b, w[y], torch.ones(4, dtype=torch.bool), "mse")
+    assert float(t["ce_sketch"]) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(8.0 * _cos(b, w), y))
+    )
+    mask = torch.ones(4, dtype=torch.bool)
+    r = losses.paired_terms("regress", a, b, lambda p: losses.semantic_regression(p, w[y], mask, "mse"))
     assert float(r["regress_photo"]) == pytest.approx(float(((a - w[y]) ** 2).mean()))
+    assert set(r) == {"regress_photo", "regress_sketch", "total"}
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of every row of a with every row of b, by hand."""
+    return (a @ b.T) / (a.norm(dim=1, keepdim=True) * b.norm(dim=1)[None, :])
 
 
 # ------------------------------------------------------------------ toy training
@@ -65,13 +75,13 @@ def root(tmp_path_factory) -> Path:
 
 def _data(root: Path):
     d = root / "data"
-    return load_training_data(d / "pca", d / "split.parquet", d / "classes.parquet",
-                              d / "manifest.parquet")
+    return load_training_data(d / "pca", split_path=d / "split.parquet", classes_path=d / "classes.parquet",
+                              manifest_path=d / "manifest.parquet")
 
 
 def _unseen_map(root: Path, model_path: Path) -> float:
-    emb = build_embeddings(model_path, root / "data/pca", root / "data/split.parquet",
-                           EvalConfig(), 0)
+    emb = build_embeddings(model_path, pca_dir=root / "data/pca", split_path=root / "data/split.parquet",
+                           eval_cfg=EvalConfig(), seed=0)
     (qm, q), (gm, g) = emb["sketch"], emb["photo"]
     return retrieval_metrics(q, qm["class"].to_numpy(), g, gm["class"].to_numpy()).summary()[
         "map_all"]
@@ -102,13 +112,13 @@ def _chance(root: Path) -> float:
 def test_trains_and_beats_chance_on_unseen_classes(root: Path, tmp_path: Path, model, dim) -> None:
     train = TrainConfig(epochs=15, batch_size=16, lr_g=5e-3, device="cpu", patience=0)
     paths = FitPaths(tmp_path / "model.pt", tmp_path / "ckpt/last.pt", tmp_path / "h.csv")
-    result = fit(_data(root), model, LossConfig(), train, EvalConfig(), 0, paths)
+    result = fit(_data(root), model_cfg=model, loss_cfg=LossConfig(), train_cfg=train, eval_cfg=EvalConfig(), seed=0, paths=paths)
     first, last = result.history[0], result.history[-1]
     assert last["loss.g_total"] < first["loss.g_total"]  # it learns
     net, _ = load_model(paths.model)  # rebuilt from the checkpoint alone
     assert type(net).__name__ in ("TwoTower", "SemanticRegression")
-    emb = build_embeddings(paths.model, root / "data/pca", root / "data/split.parquet",
-                           EvalConfig(), 0)
+    emb = build_embeddings(paths.model, pca_dir=root / "data/pca", split_path=root / "data/split.parquet",
+                           eval_cfg=EvalConfig(), seed=0)
     assert emb["sketch"][1].shape[1] == dim and emb["photo"][1].shape[1] == dim
     unseen, chance = _unseen_map(root, paths.model), _chance(root)
     assert unseen > 1.5 * chance, (unseen, chance)
@@ -116,9 +126,9 @@ def test_trains_and_beats_chance_on_unseen_classes(root: Path, tmp_path: Path, m
 
 def test_semantic_variant_has_no_free_class_weights() -> None:
     learned = build_model(ModelConfig(name="twotower", embed_dim=4, hidden=8), LossConfig(),
-                          6, 3, n_classes=5)
+                          feat_dim=6, sem_dim=3, n_classes=5)
     semantic = build_model(ModelConfig(name="twotower", embed_dim=4, hidden=8,
-                                       twotower_classifier="semantic"), LossConfig(), 6, 3, 5)
+                                       twotower_classifier="semantic"), LossConfig(), feat_dim=6, sem_dim=3, n_classes=5)
     assert learned.class_weight.shape == (5, 4) and semantic.class_weight is None
     x_sem = torch.randn(5, 3)
     w = semantic.class_weights(x_sem, torch.ones(5, dtype=torch.bool))
@@ -126,7 +136,7 @@ def test_semantic_variant_has_no_free_class_weights() -> None:
     with pytest.raises(ValueError, match="semantic vector"):
         semantic.class_weights(x_sem, torch.zeros(5, dtype=torch.bool))
     with pytest.raises(ValueError, match="semantic"):
-        build_model(ModelConfig(name="semantic-regression"), LossConfig(), 6, 0)
+        build_model(ModelConfig(name="semantic-regression"), LossConfig(), feat_dim=6, sem_dim=0)
 
 
 def test_deterministic_with_the_same_seed(root: Path, tmp_path: Path) -> None:
@@ -136,5 +146,5 @@ def test_deterministic_with_the_same_seed(root: Path, tmp_path: Path) -> None:
     for run in ("a", "b"):
         d = tmp_path / run
         paths = FitPaths(d / "m.pt", d / "c/last.pt", d / "h.csv")
-        maps.append(fit(_data(root), model, LossConfig(), train, EvalConfig(), 3, paths).history)
+        maps.append(fit(_data(root), model_cfg=model, loss_cfg=LossConfig(), train_cfg=train, eval_cfg=EvalConfig(), seed=3, paths=paths).history)
     assert maps[0] == [{**h, "seconds": maps[0][i]["seconds"]} for i, h in enumerate(maps[1])]

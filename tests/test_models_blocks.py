@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from zsbir.models.blocks import GaussianEncoder, mlp, reparameterize
-from zsbir.models.decoders import FeatureDecoder
-from zsbir.models.discriminators import ConditionalDiscriminator
-from zsbir.models.encoders import build_encoder
-from zsbir.models.semantic import SemanticHead
+from zsbir.models.blocks import FeatureDecoder
+from zsbir.models.blocks import ConditionalDiscriminator
+from zsbir.models.blocks import build_encoder
+from zsbir.models.blocks import SemanticHead
 
 
 def test_gaussian_encoder_shapes_and_reparameterisation_gradients() -> None:

@@ -3,16 +3,17 @@
 import torch
 
 from zsbir.config import LossConfig, ModelConfig
-from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
+from zsbir.models.cvae import SketchConditionedCVAE
+from zsbir.models.raw import RawFeatures
 from zsbir.models.factory import build_model
-from zsbir.train.losses import cvae_losses, kl_standard_normal
+from zsbir.models.losses import cvae_losses, kl_standard_normal
 
 CFG = ModelConfig(name="cvae", z_structure=4, hidden=16, dropout=0.0)
 
 
 def test_cvae_forward_loss_and_gradients() -> None:
     torch.manual_seed(0)
-    model = build_model(CFG, LossConfig(), 10, 0)
+    model = build_model(CFG, LossConfig(), feat_dim=10, sem_dim=0)
     assert isinstance(model, SketchConditionedCVAE) and model.discriminator_parameters() == []
     photo, sketch = torch.randn(6, 10), torch.randn(6, 10)
     out = model(photo, sketch, torch.Generator().manual_seed(0))
@@ -28,7 +29,7 @@ def test_cvae_forward_loss_and_gradients() -> None:
 
 def test_cvae_sketch_embedding_averages_prior_samples() -> None:
     torch.manual_seed(0)
-    model = build_model(CFG, LossConfig(), 10, 0).eval()
+    model = build_model(CFG, LossConfig(), feat_dim=10, sem_dim=0).eval()
     sketch = torch.randn(3, 10)
     emb = model.embed_sketch(sketch, "photo", 4, torch.Generator().manual_seed(7))
     g = torch.Generator().manual_seed(7)
@@ -41,7 +42,7 @@ def test_cvae_sketch_embedding_averages_prior_samples() -> None:
 
 
 def test_raw_model_is_identity_without_parameters() -> None:
-    model = build_model(ModelConfig(name="raw"), LossConfig(), 10, 0)
+    model = build_model(ModelConfig(name="raw"), LossConfig(), feat_dim=10, sem_dim=0)
     assert isinstance(model, RawFeatures) and list(model.parameters()) == []
     x = torch.randn(2, 10)
     assert torch.equal(model.embed_sketch(x, "structure", 5, None), x)

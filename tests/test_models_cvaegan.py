@@ -8,7 +8,7 @@ import torch
 from zsbir.config import LossConfig, ModelConfig
 from zsbir.models.cvaegan import Needs, ParallelCVAEGAN
 from zsbir.models.factory import build_model, load_model, save_model
-from zsbir.train import losses
+from zsbir.models import losses
 
 D, S = 12, 6
 CFG = ModelConfig(z_structure=5, z_appearance=3, hidden=16, dropout=0.0)
@@ -40,7 +40,7 @@ def test_every_variant_trains_all_generator_parameters(
     )
     loss = LossConfig(ortho_weight=0.5)
     torch.manual_seed(0)
-    model = build_model(cfg, loss, D, S)
+    model = build_model(cfg, loss, feat_dim=D, sem_dim=S)
     assert isinstance(model, ParallelCVAEGAN)
     assert (model.gen_ske is not None) == parallel and (model.disc_ske is not None) == parallel
     assert (model.enc_img_a is not None) == appearance
@@ -70,7 +70,7 @@ def test_every_variant_trains_all_generator_parameters(
 
 def test_weight_zero_parts_are_neither_built_nor_computed() -> None:
     loss = LossConfig(adv_weight=0.0, semantic_weight=0.0, recon_weight=0.0)
-    model = build_model(CFG, loss, D, S)
+    model = build_model(CFG, loss, feat_dim=D, sem_dim=S)
     assert model.disc_img is None and model.sem_z is None and model.discriminator_parameters() == []
     photo, sketch, x_sem, mask = _batch()
     out = model(photo, sketch, None, losses.needs(loss))
@@ -82,7 +82,7 @@ def test_weight_zero_parts_are_neither_built_nor_computed() -> None:
 
 def test_embeddings_and_save_load_roundtrip(tmp_path) -> None:
     torch.manual_seed(0)
-    model = build_model(CFG, LossConfig(), D, S).eval()
+    model = build_model(CFG, LossConfig(), feat_dim=D, sem_dim=S).eval()
     photo, sketch, _, _ = _batch(4)
     assert model.embed_sketch(sketch, "structure", 3, None).shape == (4, 5)
     torch.testing.assert_close(model.embed_photo(photo, "structure"), model.enc_img_s(photo)[0])

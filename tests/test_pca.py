@@ -127,7 +127,7 @@ def test_stage_writes_artifacts_and_npz_round_trips(tmp_path: Path) -> None:
     io.write_table(split, tmp_path / "split.parquet")
     cfg = PCAConfig(dim=4, whiten=True)
     curve, metrics = P.pca_stage(
-        tmp_path / "features", tmp_path / "split.parquet", tmp_path / "pca", cfg
+        tmp_path / "features", split_path=tmp_path / "split.parquet", out_dir=tmp_path / "pca", cfg=cfg
     )
     assert metrics["output_dim"] == 4 and metrics["input_dim"] == 10
     assert metrics["count"] == {"photo": 40, "sketch": 40} and metrics["joint_train_rows"] == 60

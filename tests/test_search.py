@@ -294,7 +294,7 @@ def test_degenerate_sketches_get_an_answer(pipe: Path, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ FAISS index
 def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Path) -> None:
-    from zsbir.evaluate.metrics import cosine_scores, l2_normalise, top_k
+    from zsbir.retrieval.metrics import cosine_scores, l2_normalise, top_k
     from zsbir.retrieval.index import build_index, load_index, save_index, search
 
     rng = np.random.default_rng(0)

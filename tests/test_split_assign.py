@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from zsbir.split.assign import ManifestError, assign_items, check_manifest
+from zsbir.schema import MANIFEST_COLUMNS, ManifestError, validate_manifest
+from zsbir.split.assign import assign_items
 
 
 def toy_manifest(n_classes: int = 4, photos: int = 20, sketches: int = 2, unpaired: int = 5):
@@ -21,7 +22,7 @@ def toy_manifest(n_classes: int = 4, photos: int = 20, sketches: int = 2, unpair
     df = pd.DataFrame(rows, columns=["id", "domain", "class", "pair_id"])
     df["path"] = df["id"] + ".png"
     df["wnid"] = None
-    return df
+    return df[list(MANIFEST_COLUMNS)]
 
 
 def test_unseen_classes_are_only_test_and_seen_never_test() -> None:
@@ -86,17 +87,17 @@ def test_bad_manifests_name_the_item() -> None:
     dangling = m.copy()
     dangling.loc[dangling["id"] == "sketch/c0/0-0", "pair_id"] = "photo/c0/missing"
     with pytest.raises(ManifestError, match="sketch/c0/0-0.*photo/c0/missing"):
-        check_manifest(dangling)
+        validate_manifest(dangling)
     crossed = m.copy()
     crossed.loc[crossed["id"] == "sketch/c0/0-0", "pair_id"] = "photo/c1/0"
     with pytest.raises(ManifestError, match="sketch/c0/0-0"):
-        check_manifest(crossed)
+        validate_manifest(crossed)
     dup = pd.concat([m, m.iloc[:1]])
     with pytest.raises(ManifestError, match="photo/c0/0"):
-        check_manifest(dup)
+        validate_manifest(dup)
     with pytest.raises(ManifestError, match="pair_id"):
-        check_manifest(m.drop(columns=["pair_id"]))
+        validate_manifest(m.drop(columns=["pair_id"]))
     odd = m.copy()
     odd.loc[0, "domain"] = "painting"
     with pytest.raises(ManifestError, match="painting"):
-        check_manifest(odd)
+        validate_manifest(odd)

@@ -5,8 +5,8 @@ import pytest
 from conftest import wordnet_installed
 
 from zsbir.config import SplitConfig
-from zsbir.data.counts import read_expected
-from zsbir.data.tuberlin import TABLES
+from zsbir.data.acquire.counts import read_expected
+from zsbir.data.datasets.tuberlin import TABLES
 from zsbir.split.assign import random_unseen
 from zsbir.split.imagenet import load_table
 from zsbir.split.names import committed_names, lookup, read_overrides
@@ -44,7 +44,7 @@ def test_random_unseen_is_seeded_and_order_free() -> None:
 
 def test_random_method_in_the_split() -> None:
     config = SplitConfig(method="random", n_unseen=7, semantic="none")
-    result = make_split(_manifest(CLASSES), config, 1, "synthetic")
+    result = make_split(_manifest(CLASSES), config, seed=1, dataset="synthetic")
     unseen = result.classes.query("split == 'unseen'")["class"].tolist()
     assert unseen == random_unseen(CLASSES, 7, 1) and result.metrics["n_unseen"] == 7
     assert "`random` (7 unseen classes drawn with seed 1)" in result.report
@@ -62,7 +62,7 @@ def test_list_selection() -> None:
         for n in ("sketchy-21", "sketchy-25", "tuberlin-30", "quickdraw-30")
     ] == [21, 25, 30, 30]
     with pytest.raises(PublishedSplitError, match="'synthetic' has no published"):
-        make_split(_manifest(CLASSES), SplitConfig(method="published"), 0, "synthetic")
+        make_split(_manifest(CLASSES), SplitConfig(method="published"), seed=0, dataset="synthetic")
 
 
 @pytest.mark.parametrize("dataset", ["tuberlin", "quickdraw"])

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from zsbir.config import SplitConfig
-from zsbir.io import read_json, read_table, read_vectors
+from zsbir.io import read_table, read_vectors
+from zsbir.schema import SchemaError, validate_classes, validate_split
 from zsbir.split import make_split, write_split
 from zsbir.split.imagenet import CLASS_WNIDS_FILE, DATA_DIR
 from zsbir.split.published import PublishedSplitError, published_unseen
@@ -117,15 +118,19 @@ def test_overlap_split_on_sketchy_vs_published(sketchy: pd.DataFrame) -> None:
     assert "| dolphin | n02068974 |" in report and "unseen only by overlap: alarm_clock" in report
     assert result.metrics["n_agree_published"] == 125 - 8
     # exact only: every class that is not itself an ImageNet-1K class is unseen
-    exact = make_split(sketchy, SplitConfig(overlap_relations=("exact",), semantic="none"), 0, "x")
+    exact = make_split(sketchy, SplitConfig(overlap_relations=("exact",), semantic="none"), seed=0, dataset="x")
     assert (exact.classes["split"] == "seen").sum() == (cl["imagenet_relation"] == "exact").sum()
 
 
 def test_outputs_follow_the_contracts(sketchy: pd.DataFrame, tmp_path: Path) -> None:
     result = make_split(sketchy, PUBLISHED, seed=0, dataset="sketchy-mini")
-    paths = [tmp_path / p for p in ("classes.parquet", "split.parquet", "r.md", "m.json")]
-    write_split(result, *paths)
+    paths = [tmp_path / p for p in ("classes.parquet", "split.parquet", "r.md")]
+    write_split(result, classes_path=paths[0], split_path=paths[1], report_path=paths[2])
     meta, vec = read_vectors(paths[0])
+    validate_classes(meta, source="classes.parquet")
+    validate_split(read_table(paths[1]), source="split.parquet")
+    with pytest.raises(SchemaError, match="split.parquet: column 'split' holds \\['later'\\]"):
+        validate_split(read_table(paths[1]).assign(split="later"), source="split.parquet")
     assert list(meta.columns) == [
         "class", "wnid", "wnid_source", "imagenet_relation", "imagenet_synset", "imagenet_hops",
         "split", "semantic_source",
@@ -138,7 +143,7 @@ def test_outputs_follow_the_contracts(sketchy: pd.DataFrame, tmp_path: Path) -> 
     assert set(meta["semantic_source"]) == {"none"}
     items = read_table(paths[1])
     assert list(items.columns) == ["id", "domain", "class", "split"] and len(items) == 6250
-    assert read_json(paths[3])["counts"]["test"]["sketch"] == 525
+    assert result.metrics["counts"]["test"]["sketch"] == 525
     assert "## Computed overlap split vs. published split `sketchy-21`" in paths[2].read_text()
 
 

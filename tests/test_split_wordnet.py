@@ -8,7 +8,8 @@ from conftest import wordnet_installed
 
 from zsbir.config import SplitConfig
 from zsbir.split import wordnet
-from zsbir.split.assign import ManifestError, class_relations
+from zsbir.schema import ManifestError
+from zsbir.split.assign import class_relations
 from zsbir.split.imagenet import DATA_DIR, HYPERNYMS_FILE, SYNSETS_FILE, WordNetTable, load_table
 from zsbir.split.relations import Relation, Taxonomy, choose, class_synset, relations
 

@@ -7,7 +7,7 @@ import torch
 
 from zsbir.io import ArtifactError
 from zsbir.train.data import LeakageError, build_training_data, check_no_leakage, load_training_data
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_load_from_files_equals_in_memory(toy, tmp_path) -> None:
     toy.write(tmp_path)
     d = tmp_path / "data"
     data = load_training_data(
-        d / "pca", d / "split.parquet", d / "classes.parquet", d / "manifest.parquet"
+        d / "pca", split_path=d / "split.parquet", classes_path=d / "classes.parquet", manifest_path=d / "manifest.parquet"
     )
     ref = _build(toy)
     assert torch.equal(data.sketch_train.x, ref.sketch_train.x) and torch.equal(

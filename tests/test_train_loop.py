@@ -10,10 +10,11 @@ import torch
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig
 from zsbir.io import load_checkpoint
+from zsbir.models import losses
 from zsbir.train import loop
 from zsbir.train.data import build_training_data
 from zsbir.train.loop import FitPaths, NonFiniteLossError, fit
-from zsbir.train.toy import make_toy_dataset
+from toy import make_toy_dataset
 
 MODEL = ModelConfig(z_structure=4, z_appearance=2, hidden=16)
 LOSS = LossConfig(ortho_weight=0.1)
@@ -40,43 +41,43 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 
 def test_interrupted_run_resumes_to_identical_weights(data, tmp_path) -> None:
-    full = fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "full"))
+    full = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "full"))
 
     def interrupt(epoch: int, metrics: dict[str, float]) -> None:
         if epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "cut"), on_epoch=interrupt)
-    resumed = fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "cut"))
+        fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "cut"), on_epoch=interrupt)
+    resumed = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "cut"))
     assert resumed.resumed_from == 2 and resumed.epochs_run == 3
     assert _same(_weights(tmp_path / "full/ckpt/last.pt"), _weights(tmp_path / "cut/ckpt/last.pt"))
     assert _same(_weights(tmp_path / "full/model.pt"), _weights(tmp_path / "cut/model.pt"))
     assert [h["val_map"] for h in full.history] == [h["val_map"] for h in resumed.history]
     # Extending a finished 2-epoch run to 3 epochs also matches (epochs may change on resume).
-    fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=2), EVAL, 7, _paths(tmp_path / "ext"))
-    fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "ext"))
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=dataclasses.replace(TRAIN, epochs=2), eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "ext"))
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "ext"))
     assert _same(_weights(tmp_path / "full/ckpt/last.pt"), _weights(tmp_path / "ext/ckpt/last.pt"))
     history = pd.read_csv(tmp_path / "ext/history.csv")
     assert list(history["epoch"]) == [1, 2, 3] and "loss.adv_photo" in history
     # Resuming a finished run trains nothing but still writes the history (DVC deleted it).
     (tmp_path / "ext/history.csv").unlink()
-    again = fit(data, MODEL, LOSS, TRAIN, EVAL, 7, _paths(tmp_path / "ext"))
+    again = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=7, paths=_paths(tmp_path / "ext"))
     assert again.resumed_from == 3
     assert pd.read_csv(tmp_path / "ext/history.csv").equals(history)
 
 
 def test_changed_config_starts_fresh_and_says_why(data, tmp_path, caplog) -> None:
-    fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=1), EVAL, 0, _paths(tmp_path))
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=dataclasses.replace(TRAIN, epochs=1), eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
         result = fit(
             data,
-            MODEL,
-            LOSS,
-            dataclasses.replace(TRAIN, epochs=1, lr_g=0.01),
-            EVAL,
-            0,
-            _paths(tmp_path),
+            model_cfg=MODEL,
+            loss_cfg=LOSS,
+            train_cfg=dataclasses.replace(TRAIN, epochs=1, lr_g=0.01),
+            eval_cfg=EVAL,
+            seed=0,
+            paths=_paths(tmp_path),
         )
     assert result.resumed_from == 0
     assert "train.lr_g" in caplog.text and "starting fresh" in caplog.text
@@ -87,7 +88,7 @@ def test_nan_loss_stops_with_term_and_epoch_and_keeps_last_checkpoint(
     tmp_path,
     monkeypatch,
 ) -> None:
-    real = loop.losses.generator_losses
+    real = losses.generator_losses
     snapshot: dict[str, bytes] = {}
     ckpt = tmp_path / "ckpt" / "last.pt"
 
@@ -100,9 +101,9 @@ def test_nan_loss_stops_with_term_and_epoch_and_keeps_last_checkpoint(
     def after(epoch: int, metrics: dict[str, float]) -> None:
         snapshot["bytes"] = ckpt.read_bytes()
 
-    monkeypatch.setattr(loop.losses, "generator_losses", poisoned)
+    monkeypatch.setattr(losses, "generator_losses", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"'align' is nan at epoch 2"):
-        fit(data, MODEL, LOSS, TRAIN, EVAL, 0, _paths(tmp_path), on_epoch=after)
+        fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=TRAIN, eval_cfg=EVAL, seed=0, paths=_paths(tmp_path), on_epoch=after)
     assert ckpt.read_bytes() == snapshot["bytes"]
     assert load_checkpoint(ckpt)[0]["epoch"] == 1
 
@@ -112,12 +113,12 @@ def test_early_stopping_on_val_map_and_epoch_callback(data, tmp_path) -> None:
     seen: list[tuple[int, dict[str, float]]] = []
     result = fit(
         data,
-        MODEL,
-        LOSS,
-        frozen,
-        dataclasses.replace(EVAL, space="structure"),
-        0,
-        _paths(tmp_path),
+        model_cfg=MODEL,
+        loss_cfg=LOSS,
+        train_cfg=frozen,
+        eval_cfg=dataclasses.replace(EVAL, space="structure"),
+        seed=0,
+        paths=_paths(tmp_path),
         on_epoch=lambda e, m: seen.append((e, m)),
     )
     assert result.stopped_early and result.epochs_run == 2 and result.best_epoch == 1
@@ -136,17 +137,17 @@ def test_shorter_run_never_resumes_a_longer_ones_checkpoint(data, tmp_path, capl
     """Issue: `-S train.epochs=5` after the default run silently returned the long run."""
     long_cfg, short_cfg = dataclasses.replace(TRAIN, epochs=4), dataclasses.replace(TRAIN, epochs=2)
     shared = _paths(tmp_path / "shared")
-    long_run = fit(data, MODEL, LOSS, long_cfg, EVAL, 3, shared)
+    long_run = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=long_cfg, eval_cfg=EVAL, seed=3, paths=shared)
     long_weights = _weights(shared.model)
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
-        short = fit(data, MODEL, LOSS, short_cfg, EVAL, 3, shared)
+        short = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=short_cfg, eval_cfg=EVAL, seed=3, paths=shared)
     assert short.resumed_from == 0 and short.epochs_run == 2
     assert "at epoch 4, beyond this run's train.epochs = 2" in caplog.text
-    fresh = fit(data, MODEL, LOSS, short_cfg, EVAL, 3, _paths(tmp_path / "fresh"))
+    fresh = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=short_cfg, eval_cfg=EVAL, seed=3, paths=_paths(tmp_path / "fresh"))
     assert _summary(short) == _summary(fresh)
     assert _same(_weights(shared.model), _weights(tmp_path / "fresh/model.pt"))
     # Back to the long run: it extends the 2-epoch checkpoint and equals the first long run.
-    again = fit(data, MODEL, LOSS, long_cfg, EVAL, 3, shared)
+    again = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=long_cfg, eval_cfg=EVAL, seed=3, paths=shared)
     assert again.resumed_from == 2
     assert _summary(again) == _summary(long_run)
     assert _same(_weights(shared.model), long_weights)
@@ -155,19 +156,19 @@ def test_shorter_run_never_resumes_a_longer_ones_checkpoint(data, tmp_path, capl
 def test_smaller_patience_that_would_have_stopped_earlier_starts_fresh(data, tmp_path) -> None:
     frozen = dataclasses.replace(TRAIN, epochs=4, lr_g=0.0, patience=0)  # val mAP never improves
     ev = dataclasses.replace(EVAL, space="structure")
-    fit(data, MODEL, LOSS, frozen, ev, 0, _paths(tmp_path / "a"))
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=frozen, eval_cfg=ev, seed=0, paths=_paths(tmp_path / "a"))
     impatient = dataclasses.replace(frozen, patience=1)
-    result = fit(data, MODEL, LOSS, impatient, ev, 0, _paths(tmp_path / "a"))
-    fresh = fit(data, MODEL, LOSS, impatient, ev, 0, _paths(tmp_path / "b"))
+    result = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=impatient, eval_cfg=ev, seed=0, paths=_paths(tmp_path / "a"))
+    fresh = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=impatient, eval_cfg=ev, seed=0, paths=_paths(tmp_path / "b"))
     assert result.resumed_from == 0 and _summary(result) == _summary(fresh)
     assert result.epochs_run == 2 and result.stopped_early
 
 
 def test_checkpoint_of_another_model_or_other_features_is_ignored(data, tmp_path, caplog) -> None:
     one = dataclasses.replace(TRAIN, epochs=1)
-    fit(data, dataclasses.replace(MODEL, name="cvae"), LOSS, one, EVAL, 0, _paths(tmp_path))
+    fit(data, model_cfg=dataclasses.replace(MODEL, name="cvae"), loss_cfg=LOSS, train_cfg=one, eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
-        result = fit(data, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+        result = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=one, eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     assert result.resumed_from == 0 and "model.name" in caplog.text
     # Same item ids, other feature values (e.g. another PCA): a different dataset.
     shifted = dataclasses.replace(
@@ -175,7 +176,7 @@ def test_checkpoint_of_another_model_or_other_features_is_ignored(data, tmp_path
     )
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
-        result = fit(shifted, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+        result = fit(shifted, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=one, eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     assert result.resumed_from == 0 and "differs in data" in caplog.text
 
 
@@ -183,7 +184,7 @@ def test_checkpoint_of_another_model_or_other_features_is_ignored(data, tmp_path
 def test_corrupted_checkpoint_is_moved_aside_with_a_message(data, tmp_path, caplog, damage) -> None:
     paths = _paths(tmp_path)
     one = dataclasses.replace(TRAIN, epochs=1)
-    fit(data, MODEL, LOSS, one, EVAL, 0, paths)
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=one, eval_cfg=EVAL, seed=0, paths=paths)
     blob = paths.checkpoint.read_bytes()
     paths.checkpoint.write_bytes(
         {"garbage": b"\x80\x04not a checkpoint", "truncated": blob[: len(blob) // 2], "empty": b""}[
@@ -191,7 +192,7 @@ def test_corrupted_checkpoint_is_moved_aside_with_a_message(data, tmp_path, capl
         ]
     )
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
-        result = fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=2), EVAL, 0, paths)
+        result = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=dataclasses.replace(TRAIN, epochs=2), eval_cfg=EVAL, seed=0, paths=paths)
     assert result.resumed_from == 0 and result.epochs_run == 2
     assert f"{paths.checkpoint}: unreadable checkpoint" in caplog.text
     assert paths.checkpoint.with_name("last.pt.corrupt").exists()
@@ -200,8 +201,8 @@ def test_corrupted_checkpoint_is_moved_aside_with_a_message(data, tmp_path, capl
 
 def test_changed_training_code_is_a_different_run(data, tmp_path, caplog, monkeypatch) -> None:
     one = dataclasses.replace(TRAIN, epochs=1)
-    fit(data, MODEL, LOSS, one, EVAL, 0, _paths(tmp_path))
+    fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=one, eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     monkeypatch.setattr(loop, "code_fingerprint", lambda: "0123456789abcdef")
     with caplog.at_level(logging.WARNING, logger="zsbir.train.loop"):
-        result = fit(data, MODEL, LOSS, dataclasses.replace(TRAIN, epochs=2), EVAL, 0, _paths(tmp_path))
+        result = fit(data, model_cfg=MODEL, loss_cfg=LOSS, train_cfg=dataclasses.replace(TRAIN, epochs=2), eval_cfg=EVAL, seed=0, paths=_paths(tmp_path))
     assert result.resumed_from == 0 and "differs in code" in caplog.text

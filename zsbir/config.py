@@ -62,7 +62,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class SketchyConfig:
-    """Options of the full Sketchy benchmark (``zsbir.data.sketchy_full``)."""
+    """Options of the full Sketchy benchmark (``zsbir.data.datasets.sketchy``)."""
 
     # Which of Sketchy's six sketch renderings (augmentation folders) is used.
     sketch_variant: Literal[

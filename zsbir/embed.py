@@ -24,7 +24,7 @@ import torch
 from zsbir.config import EvalConfig
 from zsbir.io import ArtifactError, read_table, read_vectors
 from zsbir.models.factory import load_model
-from zsbir.models.retrieval import embed_in_chunks
+from zsbir.models.base import embed_in_chunks
 from zsbir.seed import derive
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def select_items(split: pd.DataFrame, domain: str, generalized: bool) -> pd.Data
 
 def build_embeddings(
     model_path: str | os.PathLike[str],
+    *,
     pca_dir: str | os.PathLike[str],
     split_path: str | os.PathLike[str],
     eval_cfg: EvalConfig,
@@ -53,11 +54,8 @@ def build_embeddings(
     model, config = load_model(model_path)
     split = read_table(split_path, columns=["id", "domain", "class", "split"])
     space = eval_cfg.space
-    if config["model"]["name"] == "cvae" and space == "structure":
-        log.info("cvae has no structure space: sketches -> generated photo features")
-    if config["model"]["name"] in ("twotower", "semantic-regression"):
-        log.info("%s embeds into its own retrieval space (eval.space unused)",
-                 config["model"]["name"])
+    log.info("embedding with %s (eval.space %s; %s)", config["model"]["name"], space,
+             model.space_note(space))
     gen = torch.Generator().manual_seed(derive(seed, "embed"))
     out: Embeddings = {}
     for domain in ("sketch", "photo"):
@@ -78,7 +76,8 @@ def build_embeddings(
             np.asarray(x[row_of.loc[items["id"]].to_numpy()], np.float32) * scale
         )
         emb = embed_in_chunks(
-            model, feats, domain, space, eval_cfg.n_samples, gen, eval_cfg.chunk_size
+            model, feats, domain,
+            space=space, n_samples=eval_cfg.n_samples, generator=gen, chunk=eval_cfg.chunk_size,
         )
         out[domain] = (items, emb.numpy().astype(np.float32))
         log.info("embedded %d %s items -> %s", len(items), domain, tuple(emb.shape))

@@ -1,4 +1,9 @@
-"""The one place where random seeds are set."""
+"""The one place that sets random seeds.
+
+:func:`seed_everything` is called once per stage (``stages/common.py:stage``) and at the
+start of :func:`zsbir.train.loop.fit` (one process may train many times: tuning trials,
+tests); everything else draws from generators seeded with :func:`derive`.
+"""
 
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""zsbir.data: datasets (synthetic, sketchy-mini, sketchy, tuberlin, quickdraw), their manifest, verified download."""
+"""zsbir.data: the datasets (``datasets/``: one module each, and the registry), the synthetic
+generator (``synthetic/``) and the acquisition of published ones (``acquire/``)."""
 
-from zsbir.data.manifest import COLUMNS, DatasetError, summarize, validate_manifest
-from zsbir.data.registry import DATASETS, BuiltDataset, build_dataset
+from zsbir.data.datasets import DATASETS, BuiltDataset, build_dataset
+from zsbir.data.base import DatasetError
 
-__all__ = [
-    "COLUMNS",
-    "DATASETS",
-    "BuiltDataset",
-    "DatasetError",
-    "build_dataset",
-    "summarize",
-    "validate_manifest",
-]
+__all__ = ["DATASETS", "BuiltDataset", "DatasetError", "build_dataset"]

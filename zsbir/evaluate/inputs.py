@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from zsbir.io import ArtifactError, read_vectors
+from zsbir.schema import validate_embeddings
 
 log = logging.getLogger(__name__)
-
-REQUIRED_COLUMNS = ("id", "class", "seen")
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,6 @@ def load_retrieval_set(
 
 def _read(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray]:
     meta, vectors = read_vectors(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in meta.columns]
-    if missing:
-        raise ArtifactError(f"{path}: missing column(s) {missing}; need {list(REQUIRED_COLUMNS)}")
-    if meta["seen"].dtype != bool:
-        raise ArtifactError(f"{path}: column 'seen' must be bool, got {meta['seen'].dtype}")
-    if not np.isfinite(vectors).all():
-        raise ArtifactError(f"{path}: embeddings hold non-finite values (NaN/inf)")
+    validate_embeddings(meta, vectors, source=str(path))
     meta = meta.assign(id=meta["id"].astype(str), **{"class": meta["class"].astype(str)})
     return meta, vectors

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from zsbir.config import EvalConfig
 from zsbir.evaluate.cases import Case, best_worst_classes, failure_cases
-from zsbir.evaluate.curves import per_class_ap, pr_curve_table
+from zsbir.retrieval.curves import per_class_ap, pr_curve_table
 from zsbir.evaluate.figures import (
     load_images,
     retrieval_figure,
@@ -27,8 +27,8 @@ from zsbir.evaluate.figures import (
     tsne_figure,
 )
 from zsbir.evaluate.inputs import RetrievalSet, load_retrieval_set
-from zsbir.evaluate.metrics import retrieval_metrics, top_k
-from zsbir.io import read_table, write_json, write_text
+from zsbir.retrieval.metrics import retrieval_metrics, top_k
+from zsbir.io import read_table, write_text
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ class EvalPaths:
     photo: Path  # data/embeddings/photo.parquet
     manifest: Path  # data/manifest.parquet
     image_root: Path  # data/raw/<dataset>/, the root of the manifest's paths
-    metrics: Path  # metrics/eval.json
     per_class: Path  # plots/per_class_ap.csv
     pr_curve: Path  # plots/pr_curve.csv
     figures: Path  # reports/figures/
@@ -72,7 +71,8 @@ class EvalPaths:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """``metrics``: the content of eval.json; ``artifacts``: every file written."""
+    """``metrics``: the content of ``metrics/eval.json`` (the stage writes it);
+    ``artifacts``: every file written."""
 
     metrics: dict[str, float]
     artifacts: tuple[Path, ...]
@@ -81,15 +81,15 @@ class EvalResult:
 def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     """Score unseen-class sketch queries against the photo gallery; write all outputs.
 
-    Writes ``eval.json`` (``map_all``, ``map_200``, ``map_200_norm``, ``p_100``, ``p_200``,
-    ``n_queries``, ``n_gallery``, ``n_classes`` = query classes), the per-class AP and PR
+    Returns the metrics (:data:`zsbir.schema.EVAL_METRICS`, ``n_queries``, ``n_gallery``,
+    ``n_classes`` = query classes); writes the per-class AP and PR
     curve CSVs, ``retrieval.png`` (when ``cfg.n_figure_queries > 0``), the case studies
     ``cases_best_worst.png`` and ``cases_failures.png`` (when ``cfg.n_case_classes > 0``;
     :mod:`zsbir.evaluate.cases`) and ``tsne.png`` (when ``cfg.tsne``; seeded by ``seed``).
     With ``cfg.also_generalized`` (and ``generalized: false``) the same queries are also
     scored against the generalized gallery (+ seen-class photos): ``gzs_*`` metrics and
     an ``ap_gzs`` per-class column.
-    Metric definitions: :mod:`zsbir.evaluate.metrics`.
+    Metric definitions: :mod:`zsbir.retrieval.metrics`.
     """
     data = load_retrieval_set(paths.sketch, paths.photo, cfg.generalized)
     q_classes = data.query_meta["class"].to_numpy()
@@ -126,7 +126,6 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     if cfg.tsne:
         figures[paths.tsne_png] = _tsne(data, seed)
 
-    write_json(metrics, paths.metrics)
     _write_csv(per_class, paths.per_class)
     _write_csv(pr_curve_table(scores.recall_levels, scores.interpolated_precision), paths.pr_curve)
     for path, fig in figures.items():
@@ -134,7 +133,7 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
     for stale in paths.figure_files:
         if stale not in figures and stale.exists():
             stale.unlink()  # switched off by config: do not leave an old figure behind
-    artifacts = (paths.metrics, paths.per_class, paths.pr_curve, *figures)
+    artifacts = (paths.per_class, paths.pr_curve, *figures)
     return EvalResult(metrics=metrics, artifacts=tuple(artifacts))
 
 

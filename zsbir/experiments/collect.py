@@ -17,12 +17,12 @@ from typing import Any, Callable
 import pandas as pd
 
 from zsbir.experiments.grid import Grid
+from zsbir.schema import GZS, TABLE_METRICS
 from zsbir.tracking import COMMIT_TAG, EXPERIMENT, FINAL_STAGE, is_finished
 
 log = logging.getLogger(__name__)
 
-METRICS = ("map_all", "p_100", "map_200", "p_200")
-GZS = "gzs_"  # prefix of the generalized-setting metrics (eval.also_generalized)
+METRICS = tuple(TABLE_METRICS)  # the metrics of a result row (zsbir.schema)
 RESULT_COLUMNS = ("row", "seed", "dvc_exp_name", "run_id", "git_commit", "start_time", *METRICS,
                   *(GZS + m for m in METRICS))
 PER_CLASS_ARTIFACT = "evaluate/plots/per_class_ap.csv"  # logged by stages/evaluate.py

@@ -19,10 +19,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from zsbir.experiments.collect import GZS, METRICS
+from zsbir.experiments.collect import METRICS
 from zsbir.experiments.significance import paired_p_values, t_interval
+from zsbir.schema import GZS
+from zsbir.schema import TABLE_METRICS as LABELS
 
-LABELS = {"map_all": "mAP@all", "p_100": "P@100", "map_200": "mAP@200", "p_200": "P@200"}
 DIGITS = 3
 ALPHA = 0.05
 DAGGER = "†"

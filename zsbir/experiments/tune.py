@@ -191,10 +191,21 @@ def _trial(number: int, params: Mapping[str, Any], overrides: dict[str, Any], da
     with mlflow.start_run(run_name=f"trial-{number}", nested=True):
         mlflow.log_params(overrides)
         with tempfile.TemporaryDirectory(prefix="zsbir-trial-") as tmp:
-            paths = FitPaths(Path(tmp) / "model.pt", Path(tmp) / "checkpoints" / "last.pt",
-                             Path(tmp) / "history.csv")
-            result = fit(data, p.model, p.loss, p.train, p.eval, p.seed, paths,
-                         on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch))
+            paths = FitPaths(
+                model=Path(tmp) / "model.pt",
+                checkpoint=Path(tmp) / "checkpoints" / "last.pt",
+                history=Path(tmp) / "history.csv",
+            )
+            result = fit(
+                data,
+                model_cfg=p.model,
+                loss_cfg=p.loss,
+                train_cfg=p.train,
+                eval_cfg=p.eval,
+                seed=p.seed,
+                paths=paths,
+                on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch),
+            )
         mlflow.log_metrics({"val_map": result.best_val_map, "best_epoch": result.best_epoch})
     log.info("trial %d: val mAP %.4f with %s", number, result.best_val_map, overrides)
     return float(result.best_val_map)

@@ -52,14 +52,14 @@ from tqdm.auto import tqdm
 
 from zsbir import io
 from zsbir.config import FeaturesConfig
-from zsbir.data.fetch import cache_dir
-from zsbir.features.images import DOMAINS, Domain, ImageDataset
+from zsbir.data.acquire.fetch import cache_dir
+from zsbir.features.images import ImageDataset
 from zsbir.features.vgg import VGGFeatures
 from zsbir.features.weights import build_extractor
+from zsbir.schema import DOMAINS, Domain, validate_manifest
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ("id", "path", "domain")
 CHUNK_BATCHES = 8  # batches per cached chunk (the unit a crashed run does not redo)
 CACHE_ENV = "ZSBIR_FEATURE_CACHE"
 PART_RE = re.compile(r"^(photo|sketch)-(\d+)-of-(\d+)\.parquet$")
@@ -282,16 +282,8 @@ def extract_chunked(
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
-    """The manifest with its columns checked; rows sorted by (domain, id)."""
-    df = io.read_table(path)
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise ExtractError(f"{path}: manifest lacks column(s) {missing}")
-    bad = sorted(set(df["domain"]) - set(DOMAINS))
-    if bad:
-        raise ExtractError(f"{path}: unknown domain value(s) {bad}; expected {list(DOMAINS)}")
-    if df["id"].duplicated().any():
-        raise ExtractError(f"{path}: duplicate id {df['id'][df['id'].duplicated()].iloc[0]!r}")
+    """The manifest, checked (``zsbir.schema.validate_manifest``), sorted by (domain, id)."""
+    df = validate_manifest(io.read_table(path), source=str(path))
     return df.sort_values(["domain", "id"], kind="stable").reset_index(drop=True)
 
 
@@ -308,6 +300,7 @@ def _config_key(cfg: FeaturesConfig, rows: pd.DataFrame) -> str:
 def extract_shard(
     manifest: pd.DataFrame,
     raw_root: Path,
+    *,
     parts_dir: Path,
     cfg: FeaturesConfig,
     shard: Shard,
@@ -473,6 +466,7 @@ def merge_parts(parts_dir: Path, out_dir: Path, count: int | None = None) -> dic
 def run_extract(
     manifest_path: Path,
     raw_root: Path,
+    *,
     out_dir: Path,
     cfg: FeaturesConfig,
     shard: Shard = Shard(),
@@ -482,13 +476,14 @@ def run_extract(
     """Extract ``shard``; with a single shard also merge and return the summary."""
     manifest = load_manifest(manifest_path)
     parts_dir = out_dir / "parts"
+    kw = {"parts_dir": parts_dir, "cfg": cfg, "shard": shard, "local_rank": local_rank, "seed": seed}
     if shard.count > 1:
-        extract_shard(manifest, raw_root, parts_dir, cfg, shard, local_rank, seed)
+        extract_shard(manifest, raw_root, **kw)
         return None
     # One shard (`dvc repro`): DVC deletes out_dir, parts included, before a rerun, so
     # the cached chunks are the only progress that survives until the merge is done.
     chunks: list[Path] = []
-    extract_shard(manifest, raw_root, parts_dir, cfg, shard, local_rank, seed, chunks)
+    extract_shard(manifest, raw_root, **kw, chunks=chunks)
     summary = merge_parts(parts_dir, out_dir, 1)
     remove_files(chunks)
     return summary

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-Domain = Literal["photo", "sketch"]
-DOMAINS: tuple[Domain, ...] = ("photo", "sketch")
+from zsbir.schema import DOMAINS, Domain
+
 
 
 class ImageReadError(ValueError):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from zsbir import io
 from zsbir.config import PCAConfig
-from zsbir.features.images import DOMAINS
+from zsbir.schema import DOMAINS
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def variance_curve(models: dict[str, PCAModel]) -> pd.DataFrame:
 
 
 def pca_stage(
-    features_dir: Path, split_path: Path, out_dir: Path, cfg: PCAConfig
+    features_dir: Path, *, split_path: Path, out_dir: Path, cfg: PCAConfig
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The ``pca`` stage: read features and split, fit, write ``out_dir`` artifacts.
 

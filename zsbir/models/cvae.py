@@ -1,4 +1,4 @@
-"""Baselines: the cVAE of Yelamarthi et al. (ECCV 2018) and the untrained ``raw`` model.
+"""Baseline: the cVAE of Yelamarthi et al. (ECCV 2018).
 
 cVAE (docs/objective.md Sec. 7): an encoder on [photo || sketch] gives q(z | x_img, x_ske);
 the decoder generates a photo feature conditioned on the sketch, [z || x_ske] -> x_img.
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from zsbir.config import ModelConfig
+from zsbir.config import LossConfig, ModelConfig
+from zsbir.models import losses
+from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.blocks import GaussianEncoder, mlp, reparameterize, sample_prior
 
 
@@ -24,7 +26,7 @@ class CVAEOutputs:
     photo_hat: torch.Tensor  # (B, D)
 
 
-class SketchConditionedCVAE(nn.Module):
+class SketchConditionedCVAE(TrainableModel):
     """Yelamarthi et al. 2018 cVAE: E([x_img || x_ske]) -> z, G([z || x_ske]) -> x_img."""
 
     def __init__(self, cfg: ModelConfig, feat_dim: int) -> None:
@@ -34,18 +36,21 @@ class SketchConditionedCVAE(nn.Module):
         self.encoder = GaussianEncoder(2 * feat_dim, cfg.hidden, self.z_dim, cfg.dropout)
         self.decoder = mlp(self.z_dim + feat_dim, cfg.hidden, feat_dim, cfg.dropout, depth=3)
 
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return []
-
-    def generator_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
     def forward(
         self, photo: torch.Tensor, sketch: torch.Tensor, generator: torch.Generator | None = None
     ) -> CVAEOutputs:
         mu, logvar = self.encoder(torch.cat([photo, sketch], dim=1))  # (B, Z) each
         z = reparameterize(mu, logvar, generator)  # (B, Z)
         return CVAEOutputs(mu, logvar, self.decoder(torch.cat([z, sketch], dim=1)))
+
+    def generator_step(
+        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator, context: None = None
+    ) -> dict[str, torch.Tensor]:
+        """MSE reconstruction of the photo + KL (Eq. 12)."""
+        return losses.cvae_losses(self(batch.photo, batch.sketch, generator), batch.photo, loss_cfg)
+
+    def space_note(self, space: str) -> str:
+        return "sketches: mean generated photo feature (no structure space); photos: real"
 
     @torch.no_grad()
     def embed_sketch(
@@ -60,22 +65,5 @@ class SketchConditionedCVAE(nn.Module):
         return total / n
 
     @torch.no_grad()
-    def embed_photo(self, photo: torch.Tensor, space: str) -> torch.Tensor:
-        return photo
-
-
-class RawFeatures(nn.Module):
-    """``model.name: raw``: no parameters; retrieval on the PCA features as they are."""
-
-    def __init__(self, cfg: ModelConfig, feat_dim: int) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.feat_dim = feat_dim
-
-    def embed_sketch(
-        self, sketch: torch.Tensor, space: str, n_samples: int, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        return sketch
-
     def embed_photo(self, photo: torch.Tensor, space: str) -> torch.Tensor:
         return photo

@@ -14,22 +14,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from zsbir.config import ModelConfig
-from zsbir.models.blocks import reparameterize, sample_prior
-from zsbir.models.decoders import FeatureDecoder
-from zsbir.models.discriminators import ConditionalDiscriminator
-from zsbir.models.encoders import build_encoder
-from zsbir.models.semantic import SemanticHead
-
-
-@dataclass(frozen=True)
-class Needs:
-    """Which outputs a training step needs (a loss weight of 0 skips its outputs)."""
-
-    recon: bool = True
-    cross: bool = True
-    adversarial: bool = True
-    semantic: bool = True
+from zsbir.config import LossConfig, ModelConfig
+from zsbir.models import losses
+from zsbir.models.base import Batch, TrainableModel
+from zsbir.models.blocks import (
+    ConditionalDiscriminator,
+    FeatureDecoder,
+    SemanticHead,
+    build_encoder,
+    reparameterize,
+    sample_prior,
+)
+from zsbir.models.losses import Needs
 
 
 @dataclass
@@ -59,7 +55,7 @@ class CVAEGANOutputs:
     sem_photo_gen: torch.Tensor | None = None  # S'(G^img(z_s^ske, .))      (B, S)
 
 
-class ParallelCVAEGAN(nn.Module):
+class ParallelCVAEGAN(TrainableModel):
     """Encoders, generators, semantic heads and conditional discriminators of the model."""
 
     def __init__(
@@ -96,10 +92,6 @@ class ParallelCVAEGAN(nn.Module):
     # ------------------------------------------------------------------ parameters
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return [p for d in (self.disc_img, self.disc_ske) if d is not None for p in d.parameters()]
-
-    def generator_parameters(self) -> list[nn.Parameter]:
-        disc = {id(p) for p in self.discriminator_parameters()}
-        return [p for p in self.parameters() if id(p) not in disc]
 
     # --------------------------------------------------------------------- forward
     def forward(
@@ -167,6 +159,50 @@ class ParallelCVAEGAN(nn.Module):
             if not for_generator:
                 logits["ske_real"] = self.disc_ske(sketch, c_ske)
         return logits
+
+    # ------------------------------------------------------------------ training
+    def discriminator_step(
+        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], CVAEGANOutputs]:
+        """Forward pass of the batch, then the D-side terms of Eq. 7 (none without D).
+
+        The loop minimises the ``"total"`` of the terms with the discriminator optimizer
+        before it asks for :meth:`generator_step` on the returned outputs.
+        """
+        out = self(batch.photo, batch.sketch, generator, losses.needs(loss_cfg))
+        if self.disc_img is None:
+            return {}, out
+        logits = self.discriminate(out, batch.photo, batch.sketch, for_generator=False)
+        return losses.discriminator_losses(logits, loss_cfg), out
+
+    def generator_step(
+        self,
+        batch: Batch,
+        loss_cfg: LossConfig,
+        generator: torch.Generator,
+        context: CVAEGANOutputs | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Generator-side terms of Eq. 11 on the outputs of :meth:`discriminator_step`;
+        the fake logits come from the discriminators as just updated."""
+        if context is None:
+            raise ValueError("generator_step needs the outputs of discriminator_step")
+        fake = None
+        if self.disc_img is not None:
+            fake = self.discriminate(context, batch.photo, batch.sketch, for_generator=True)
+        return losses.generator_losses(
+            context,
+            batch.photo,
+            batch.sketch,
+            batch.class_sem[batch.cls],
+            batch.sem_mask[batch.cls],
+            fake,
+            loss_cfg,
+        )
+
+    def space_note(self, space: str) -> str:
+        if space == "structure":
+            return "sketch and photo: mu of their structure encoders"
+        return "sketches: mean generated photo feature; photos: their real features"
 
     # ----------------------------------------------------------------- retrieval
     @torch.no_grad()

@@ -11,20 +11,21 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
-
 from zsbir.config import LossConfig, ModelConfig, from_dict
 from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint
-from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
+from zsbir.models.base import RetrievalModel
+from zsbir.models.cvae import SketchConditionedCVAE
 from zsbir.models.cvaegan import ParallelCVAEGAN
+from zsbir.models.raw import RawFeatures
 from zsbir.models.regression import SemanticRegression
 from zsbir.models.twotower import CLASS_WEIGHT, TwoTower
 
 
 def build_model(
-    model: ModelConfig, loss: LossConfig, feat_dim: int, sem_dim: int, n_classes: int = 0
-) -> nn.Module:
-    """The network ``model.name`` names; parts whose loss weight is 0 are not built.
+    model: ModelConfig, loss: LossConfig, *, feat_dim: int, sem_dim: int, n_classes: int = 0
+) -> RetrievalModel:
+    """The network ``model.name`` names (the only dispatch on it); parts whose loss weight
+    is 0 are not built.
 
     ``n_classes`` (seen classes) sizes the learned class weights of ``twotower``.
     """
@@ -45,12 +46,14 @@ def build_model(
     )
 
 
-def save_model(path: str | os.PathLike[str], net: nn.Module, config: Mapping[str, Any]) -> None:
+def save_model(
+    path: str | os.PathLike[str], net: RetrievalModel, config: Mapping[str, Any]
+) -> None:
     """Write ``{"model": state_dict}`` + the plain config dict (atomic)."""
     save_checkpoint(path, {"model": net.state_dict()}, config)
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(path: str | os.PathLike[str]) -> tuple[RetrievalModel, dict[str, Any]]:
     """Rebuild the network stored at ``path`` (eval mode, CPU) and return it with its config."""
     state, config = load_checkpoint(path)
     try:
@@ -59,7 +62,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]
         weights = state["model"].get(CLASS_WEIGHT)  # twotower's learned (C, E) class weights
         n_classes = 0 if weights is None else int(weights.shape[0])
         net = build_model(
-            model_cfg, loss_cfg, int(config["feat_dim"]), int(config["sem_dim"]), n_classes
+            model_cfg,
+            loss_cfg,
+            feat_dim=int(config["feat_dim"]),
+            sem_dim=int(config["sem_dim"]),
+            n_classes=n_classes,
         )
         net.load_state_dict(state["model"])
     except (KeyError, RuntimeError) as err:

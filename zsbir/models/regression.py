@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from zsbir.config import LossConfig, ModelConfig
-from zsbir.models.base import Batch
+from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.blocks import mlp
-from zsbir.train import losses
+from zsbir.models import losses
 
 
-class SemanticRegression(nn.Module):
+class SemanticRegression(TrainableModel):
     """Photo and sketch regressors onto the class semantic space."""
 
     def __init__(self, cfg: ModelConfig, feat_dim: int, sem_dim: int) -> None:
@@ -29,27 +29,21 @@ class SemanticRegression(nn.Module):
         self.photo_head = _head(cfg, feat_dim, sem_dim)
         self.sketch_head = _head(cfg, feat_dim, sem_dim)
 
-    def generator_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return []
-
     def forward(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """Predicted x_sem (B, S) of features x (B, D) of ``domain`` (photo | sketch)."""
         return (self.photo_head if domain == "photo" else self.sketch_head)(x)
 
-    def training_step(
-        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator
+    def generator_step(
+        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator, context: None = None
     ) -> dict[str, torch.Tensor]:
         """Regression of both domains onto their class's x_sem (Eq. 14)."""
         target = batch.class_sem[batch.cls]  # (B, S)
         mask = batch.sem_mask[batch.cls]  # (B,)
         if not bool(mask.any()):
             raise ValueError("semantic-regression: no class of the batch has a semantic vector")
-        return losses.regression_losses(
-            self(batch.photo, "photo"), self(batch.sketch, "sketch"), target, mask,
-            loss_cfg.regression_loss,
+        return losses.paired_terms(
+            "regress", self(batch.photo, "photo"), self(batch.sketch, "sketch"),
+            lambda pred: losses.semantic_regression(pred, target, mask, loss_cfg.regression_loss),
         )
 
     @torch.no_grad()

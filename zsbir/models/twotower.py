@@ -21,14 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from zsbir.config import LossConfig, ModelConfig
-from zsbir.models.base import Batch
+from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.blocks import mlp
-from zsbir.train import losses
+from zsbir.models import losses
 
 CLASS_WEIGHT = "class_weight"  # state-dict key of the learned (C, E) class weights
 
 
-class TwoTower(nn.Module):
+class TwoTower(TrainableModel):
     """Two MLP towers and the class weights of the cosine-softmax classifier."""
 
     def __init__(self, cfg: ModelConfig, feat_dim: int, sem_dim: int, n_classes: int) -> None:
@@ -48,12 +48,6 @@ class TwoTower(nn.Module):
                 raise ValueError("twotower_classifier 'semantic' needs class semantic vectors")
             self.sem_proj = nn.Linear(sem_dim, e, bias=False)  # A: x_sem (S) -> w (E)
 
-    def generator_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return []
-
     def forward(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """Tower output (B, E) of features x (B, D) of ``domain`` (photo | sketch)."""
         return (self.photo_tower if domain == "photo" else self.sketch_tower)(x)
@@ -67,14 +61,15 @@ class TwoTower(nn.Module):
         assert self.sem_proj is not None
         return self.sem_proj(class_sem.detach())  # (C, E)
 
-    def training_step(
-        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator
+    def generator_step(
+        self, batch: Batch, loss_cfg: LossConfig, generator: torch.Generator, context: None = None
     ) -> dict[str, torch.Tensor]:
         """Cosine-softmax cross-entropy of both towers over the seen classes (Eq. 13)."""
         w = self.class_weights(batch.class_sem, batch.sem_mask)  # (C, E)
-        return losses.twotower_losses(
-            self(batch.photo, "photo"), self(batch.sketch, "sketch"), w, batch.cls,
-            loss_cfg.cosine_scale,
+        scale = loss_cfg.cosine_scale
+        return losses.paired_terms(
+            "ce", self(batch.photo, "photo"), self(batch.sketch, "sketch"),
+            lambda emb: losses.cosine_softmax_cross_entropy(emb, w, batch.cls, scale),
         )
 
     @torch.no_grad()

@@ -2,7 +2,7 @@
 
 Vectors are L2-normalised exactly as the metrics do (:func:`l2_normalise`: float64, then
 float32), so the inner product of the index is the cosine of
-:func:`zsbir.evaluate.metrics.cosine_scores` up to float32 summation order (a few ulp).
+:func:`zsbir.retrieval.metrics.cosine_scores` up to float32 summation order (a few ulp).
 
 Kinds:
 
@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from zsbir import io
-from zsbir.evaluate.metrics import l2_normalise
+from zsbir.retrieval.metrics import l2_normalise
 
 IndexKind = Literal["flat", "hnsw"]
 KINDS: tuple[str, ...] = ("flat", "hnsw")

@@ -4,7 +4,7 @@
 ``data/split.parquet``, files from ``data/raw/<dataset>``) with ``zsbir index``'s code, queries
 every test sketch through :class:`~zsbir.search.retriever.Retriever`, computes mAP@all from
 the served rankings with the project's metric code (tie-aware AP of
-:mod:`zsbir.evaluate.metrics`) and compares it with ``metrics/eval.json``'s ``map_all``. A
+:mod:`zsbir.retrieval.metrics`) and compares it with ``metrics/eval.json``'s ``map_all``. A
 sample of sketches also goes through the ``zsbir query`` CLI (and the HTTP API when a
 server URL is given); their rankings must equal the Python API's.
 """
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from zsbir import io
 from zsbir.embed import select_items
-from zsbir.evaluate.metrics import threshold_precision, tied_average_precision
+from zsbir.retrieval.metrics import threshold_precision, tied_average_precision
 from zsbir.search.gallery import index_folder
 from zsbir.search.retriever import Hit, Retriever
 

@@ -34,7 +34,7 @@ from zsbir.features.images import Domain, ImageReadError, decode_image
 from zsbir.features.pca import PCAModel, load_models
 from zsbir.features.vgg import VGGFeatures
 from zsbir.models.factory import load_model
-from zsbir.models.retrieval import embed_in_chunks
+from zsbir.models.base import embed_in_chunks
 from zsbir.search.bundle import MODEL, PCA, Bundle, load_extractor, read_bundle
 from zsbir.seed import derive
 
@@ -144,7 +144,8 @@ class Retriever:
         scaled = torch.from_numpy(np.asarray(x, np.float32) * scale)  # (N, k)
         gen = torch.Generator().manual_seed(derive(self.bundle.seed, "embed"))
         emb = embed_in_chunks(
-            self.model, scaled, domain, self.bundle.space, self.bundle.n_samples, gen
+            self.model, scaled, domain, space=self.bundle.space,
+            n_samples=self.bundle.n_samples, generator=gen,
         )  # (N, E)
         return emb.numpy().astype(np.float32)
 

@@ -10,50 +10,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from zsbir.config import SplitConfig
+from zsbir.schema import ManifestError
 from zsbir.seed import derive
 from zsbir.split.names import name_synset
 from zsbir.split.relations import Taxonomy, choose, class_synset, relations
 from zsbir.split.wordnet import WordNetUnavailable
 
 log = logging.getLogger(__name__)
-
-MANIFEST_COLUMNS = ("id", "domain", "class", "wnid", "pair_id")
-DOMAINS = ("photo", "sketch")
-SPLITS = ("train", "val", "test")
-
-
-class ManifestError(ValueError):
-    """The manifest is malformed; the message names the column, item or class."""
-
-
-def check_manifest(manifest: pd.DataFrame) -> None:
-    """Columns present, ids unique, domains known, pair ids pointing at same-class photos."""
-    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
-    if missing:
-        raise ManifestError(f"manifest lacks column(s) {missing}")
-    if manifest.empty:
-        raise ManifestError("manifest has no rows")
-    dup = manifest["id"][manifest["id"].duplicated()]
-    if len(dup):
-        raise ManifestError(f"manifest id '{dup.iloc[0]}' appears more than once")
-    bad = manifest[~manifest["domain"].isin(DOMAINS)]
-    if len(bad):
-        raise ManifestError(f"item '{bad['id'].iloc[0]}': domain {bad['domain'].iloc[0]!r}")
-    nocls = manifest[manifest["class"].isna() | (manifest["class"].astype(str) == "")]
-    if len(nocls):
-        raise ManifestError(f"item '{nocls['id'].iloc[0]}' has no class")
-    photos = manifest[manifest["domain"] == "photo"]
-    photo_class = dict(zip(photos["id"], photos["class"]))
-    paired = manifest[(manifest["domain"] == "sketch") & manifest["pair_id"].notna()]
-    for sid, pid, cls in zip(paired["id"], paired["pair_id"], paired["class"]):
-        if pid not in photo_class:
-            raise ManifestError(f"sketch '{sid}': pair_id '{pid}' is not a photo of the manifest")
-        if photo_class[pid] != cls:
-            raise ManifestError(
-                f"sketch '{sid}' (class '{cls}') is paired with photo '{pid}' of class "
-                f"'{photo_class[pid]}'"
-            )
-
 
 def _synset_of(
     cls: str, wnids: list[str | None], taxonomy: Taxonomy, dataset: str

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from zsbir.config import SplitConfig
-from zsbir.split.assign import DOMAINS, SPLITS
+from zsbir.schema import DOMAINS, SPLITS
 
 
 def split_metrics(classes: pd.DataFrame, items: pd.DataFrame) -> dict[str, Any]:

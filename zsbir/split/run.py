@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow as pa
 
 from zsbir.config import SplitConfig
-from zsbir.io import write_json, write_table, write_text, write_vectors
-from zsbir.split.assign import assign_items, check_manifest, class_relations, random_unseen
+from zsbir.io import write_table, write_text, write_vectors
+from zsbir.schema import CLASS_COLUMNS, validate_manifest
+from zsbir.split.assign import assign_items, class_relations, random_unseen
 from zsbir.split.published import (
     PUBLISHED_LISTS,
     PublishedSplitError,
@@ -26,19 +27,6 @@ from zsbir.split.report import split_metrics, split_report
 from zsbir.split.semantics import class_vectors
 
 log = logging.getLogger(__name__)
-
-# data/classes.parquet metadata columns (docs/ARCHITECTURE.md), besides `vector`
-CLASS_COLUMNS = (
-    "class",
-    "wnid",
-    "wnid_source",
-    "imagenet_relation",
-    "imagenet_synset",
-    "imagenet_hops",
-    "split",
-    "semantic_source",
-)
-
 
 @dataclass(frozen=True)
 class SplitResult:
@@ -54,6 +42,7 @@ class SplitResult:
 def make_split(
     manifest: pd.DataFrame,
     config: SplitConfig,
+    *,
     seed: int,
     dataset: str,
     taxonomy: Taxonomy | None = None,
@@ -63,7 +52,7 @@ def make_split(
     The ImageNet-1K overlap split is always computed (for the report); ``published``
     takes the unseen classes from the paper's list for ``dataset`` instead.
     """
-    check_manifest(manifest)
+    validate_manifest(manifest)
     taxonomy = taxonomy or Taxonomy()
     classes = class_relations(manifest, config, taxonomy, dataset)
     classes["published_split"] = None
@@ -108,12 +97,13 @@ def make_split(
 
 def write_split(
     result: SplitResult,
+    *,
     classes_path: str | os.PathLike[str],
     split_path: str | os.PathLike[str],
     report_path: str | os.PathLike[str],
-    metrics_path: str | os.PathLike[str],
 ) -> None:
-    """Write classes.parquet (with x_sem), split.parquet, the report and the metrics."""
+    """Write classes.parquet (with x_sem), split.parquet and the report (the stage writes
+    ``result.metrics``)."""
     meta = result.classes[list(CLASS_COLUMNS)]
     columns: dict[str, Any] = {
         c: pa.array([None if pd.isna(v) else str(v) for v in meta[c]], type=pa.string())
@@ -123,4 +113,3 @@ def write_split(
     write_vectors(classes_path, result.vectors, columns)
     write_table(result.items, split_path)
     write_text(result.report, report_path)
-    write_json(result.metrics, metrics_path)

@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 
 from zsbir.io import ArtifactError, read_table, read_vectors
+from zsbir.schema import DOMAINS
 
 log = logging.getLogger(__name__)
 
-DOMAINS = ("photo", "sketch")
 
 
 class LeakageError(RuntimeError):
@@ -84,6 +84,7 @@ class TrainData:
 
 def load_training_data(
     pca_dir: str | os.PathLike[str],
+    *,
     split_path: str | os.PathLike[str],
     classes_path: str | os.PathLike[str],
     manifest_path: str | os.PathLike[str] | None = None,

@@ -36,11 +36,9 @@ from tqdm.auto import tqdm
 
 from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, flatten, to_dict
 from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint, write_text
-from zsbir.models.base import Batch, Trainable
-from zsbir.models.cvae import RawFeatures, SketchConditionedCVAE
+from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.factory import build_model, save_model
 from zsbir.seed import derive, seed_everything
-from zsbir.train import losses
 from zsbir.train.data import TrainData
 from zsbir.train.pairs import batches, epoch_pairs
 from zsbir.train.select import validation_map
@@ -52,7 +50,7 @@ OnEpoch = Callable[[int, dict[str, float]], None]
 # patience may too, but only where the new run would reach the checkpoint (resume_blocker).
 RUN_INDEPENDENT = ("train.device", "train.threads", "train.epochs", "train.patience")
 # The code whose source shapes training (part of a checkpoint's identity).
-TRAINING_CODE = ("zsbir/models", "zsbir/train")
+TRAINING_CODE = ("zsbir/models", "zsbir/retrieval", "zsbir/train")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -84,6 +82,7 @@ class FitResult:
 
 def run_config(
     data: TrainData,
+    *,
     model: ModelConfig,
     loss: LossConfig,
     train: TrainConfig,
@@ -119,6 +118,7 @@ def code_fingerprint() -> str:
 
 def fit(
     data: TrainData,
+    *,
     model_cfg: ModelConfig,
     loss_cfg: LossConfig,
     train_cfg: TrainConfig,
@@ -127,18 +127,32 @@ def fit(
     paths: FitPaths,
     on_epoch: OnEpoch | None = None,
 ) -> FitResult:
-    """Train ``model_cfg.name`` on ``data`` and write ``paths.model`` (best val-mAP weights)."""
+    """Train ``model_cfg.name`` on ``data`` and write ``paths.model`` (best val-mAP weights).
+
+    Seeds Python/NumPy/torch with ``seed`` first (:func:`zsbir.seed.seed_everything`): model
+    initialisation and dropout draw from torch's global RNG, and one process may train many
+    times (tuning trials, a resumed run), each of which must start from the same state.
+    """
     seed_everything(seed)
     if train_cfg.threads > 0:
         torch.set_num_threads(train_cfg.threads)
-    config = run_config(data, model_cfg, loss_cfg, train_cfg, eval_cfg, seed)
+    config = run_config(
+        data, model=model_cfg, loss=loss_cfg, train=train_cfg, ev=eval_cfg, seed=seed
+    )
     device = _device(train_cfg.device)
     model = build_model(
-        model_cfg, loss_cfg, data.feat_dim, data.sem_dim, len(data.classes)
+        model_cfg,
+        loss_cfg,
+        feat_dim=data.feat_dim,
+        sem_dim=data.sem_dim,
+        n_classes=len(data.classes),
     ).to(device)
     val_seed = derive(seed, "val")
-    if isinstance(model, RawFeatures):  # nothing to train: record val mAP, save config
-        val = validation_map(model, data.sketch_val, data.photo_val, eval_cfg.space, 1, val_seed)
+    if not isinstance(model, TrainableModel):  # nothing to train: record val mAP, save config
+        val = validation_map(
+            model, data.sketch_val, data.photo_val, space=eval_cfg.space, n_samples=1,
+            seed=val_seed,
+        )
         row = {"epoch": 0, "val_map": val}
         _emit(paths, [row], on_epoch)
         save_model(paths.model, model, config)
@@ -162,11 +176,11 @@ def fit(
             stopped = True
             break
         t0 = time.perf_counter()
-        metrics = _train_epoch(
-            model, on_device, loss_cfg, train_cfg, st.opt_g, st.opt_d, st.gen, epoch
+        metrics = _train_epoch(st, on_device, loss_cfg, train_cfg, epoch)
+        val = validation_map(
+            model, data.sketch_val, data.photo_val, space=eval_cfg.space,
+            n_samples=eval_cfg.n_samples, seed=val_seed,
         )
-        space, n = eval_cfg.space, eval_cfg.n_samples
-        val = validation_map(model, data.sketch_val, data.photo_val, space, n, val_seed)
         timings.append(time.perf_counter() - t0)
         metrics.update(val_map=val, seconds=timings[-1])
         st.record(epoch, val, metrics)
@@ -201,16 +215,18 @@ def fit(
 
 # ------------------------------------------------------------------------ one epoch
 def _train_epoch(
-    model: nn.Module,
+    st: TrainState,
     data: TrainData,
     loss_cfg: LossConfig,
     train_cfg: TrainConfig,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer | None,
-    gen: torch.Generator,
     epoch: int,
 ) -> dict[str, float]:
-    """One pass over the train sketches, each with its paired photo (alternating D / G)."""
+    """One pass over the train sketches, each with its paired photo.
+
+    Per batch the model gives its discriminator terms (minimised first, with ``opt_d``)
+    and then its generator terms (``opt_g``); see :mod:`zsbir.models.base`.
+    """
+    model, gen = st.model, st.gen
     model.train()
     ske, pho = data.sketch_train, data.photo_train
     partner = epoch_pairs(data.sketch_pair, ske.cls.cpu(), pho.cls.cpu(), train_cfg.pairing, gen)
@@ -219,42 +235,37 @@ def _train_epoch(
     n_seen = 0
     bar = tqdm(batches(len(ske.ids), train_cfg.batch_size, gen), desc=f"epoch {epoch}", leave=False)
     for step, idx in enumerate(bar):
-        sketch = ske.x[idx.to(device)]  # (B, D)
-        photo = pho.x[partner[idx].to(device)]  # (B, D)
-        cls = ske.cls[idx.to(device)]  # (B,)
-        if isinstance(model, Trainable):  # owns its step: twotower, semantic-regression
-            batch = Batch(photo, sketch, cls, data.x_sem, data.sem_mask)
-            g_terms = model.training_step(batch, loss_cfg, gen)
-            d_terms: dict[str, torch.Tensor] = {}
-        elif isinstance(model, SketchConditionedCVAE):
-            g_terms = losses.cvae_losses(model(photo, sketch, gen), photo, loss_cfg)
-            d_terms = {}
-        else:
-            out = model(photo, sketch, gen, losses.needs(loss_cfg))
-            d_terms, fake = {}, None
-            if opt_d is not None:
-                logits = model.discriminate(out, photo, sketch, for_generator=False)
-                d_terms = losses.discriminator_losses(logits, loss_cfg)
-                _check_finite(d_terms, epoch, step)
-                opt_d.zero_grad(set_to_none=True)
-                d_terms["total"].backward()
-                opt_d.step()
-                fake = model.discriminate(out, photo, sketch, for_generator=True)
-            g_terms = losses.generator_losses(
-                out, photo, sketch, data.x_sem[cls], data.sem_mask[cls], fake, loss_cfg
-            )
-        _check_finite(g_terms, epoch, step)
-        opt_g.zero_grad(set_to_none=True)
-        g_terms["total"].backward()
-        opt_g.step()
+        batch = Batch(
+            photo=pho.x[partner[idx].to(device)],  # (B, D)
+            sketch=ske.x[idx.to(device)],  # (B, D)
+            cls=ske.cls[idx.to(device)],  # (B,)
+            class_sem=data.x_sem,  # (C, S)
+            sem_mask=data.sem_mask,  # (C,)
+        )
+        d_terms, context = model.discriminator_step(batch, loss_cfg, gen)
+        if st.opt_d is not None:
+            _minimise(st.opt_d, d_terms, epoch, step)
+        g_terms = model.generator_step(batch, loss_cfg, gen, context)
+        _minimise(st.opt_g, g_terms, epoch, step)
         b = len(idx)
         n_seen += b
-        for name, v in g_terms.items():
-            sums["loss.g_total" if name == "total" else f"loss.{name}"] += float(v.detach()) * b
-        for name, v in d_terms.items():
-            sums["loss.d_total" if name == "total" else f"loss.{name}"] += float(v.detach()) * b
+        for side, terms in (("g", g_terms), ("d", d_terms)):
+            for name, v in terms.items():
+                sums[f"loss.{side}_total" if name == "total" else f"loss.{name}"] += (
+                    float(v.detach()) * b
+                )
         bar.set_postfix(g=f"{float(g_terms['total'].detach()):.3f}")
     return {k: v / n_seen for k, v in sums.items()}
+
+
+def _minimise(
+    opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor], epoch: int, step: int
+) -> None:
+    """One optimizer step on ``terms["total"]`` after checking every term is finite."""
+    _check_finite(terms, epoch, step)
+    opt.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    opt.step()
 
 
 def _check_finite(terms: dict[str, torch.Tensor], epoch: int, step: int) -> None:
@@ -275,7 +286,7 @@ class TrainState:
     of model selection and early stopping, the per-epoch history and the best weights.
     """
 
-    model: nn.Module
+    model: TrainableModel
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
     gen: torch.Generator

@@ -10,8 +10,8 @@ instead of the file; the real download sits behind that page:
   ``download_warning_*`` cookie holding the token.
 
 :func:`next_url` turns such a page into the URL to request next. Pages that lead nowhere
-(quota exceeded, access denied, sign-in) raise :class:`~zsbir.data.manifest.DatasetError`
-saying what to do instead. The downloader (:mod:`zsbir.data.fetch`) calls it whenever a
+(quota exceeded, access denied, sign-in) raise :class:`~zsbir.data.base.DatasetError`
+saying what to do instead. The downloader (:mod:`zsbir.data.acquire.fetch`) calls it whenever a
 server answers ``text/html`` where an archive was expected, so any mirror that uses the same
 scheme (and the tests' 127.0.0.1 server) takes the same path.
 """
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from zsbir.data.manifest import DatasetError
+from zsbir.data.base import DatasetError
 
 DRIVE_DOWNLOAD = "https://drive.google.com/uc"
 SCHEME = "gdrive://"  # ``gdrive://<file id>`` in a dataset's list of locations

@@ -1,7 +1,7 @@
 """Building a full-size benchmark (Sketchy, TU-Berlin, QuickDraw) from its published archives.
 
 A :class:`Benchmark` is a list of :class:`Package` s (the archives the authors publish)
-plus a counts table (:mod:`zsbir.data.counts`) naming its classes. :func:`build`:
+plus a counts table (:mod:`zsbir.data.acquire.counts`) naming its classes. :func:`build`:
 
 1. *locates* each package: in ``data.source`` (the archive under its published file name,
    or the folder it extracts to), else downloads it from ``data.url`` (a mirror holding
@@ -19,7 +19,7 @@ plus a counts table (:mod:`zsbir.data.counts`) naming its classes. :func:`build`
    *drops duplicates by content* (identical bytes within a domain; the first in package,
    then path order is kept);
 6. writes ``SOURCES.json`` (packages, archive hashes, counts) and ``duplicates.tsv`` next
-   to the data and returns the manifest (:mod:`zsbir.data.manifest`).
+   to the data and returns the manifest (:func:`zsbir.schema.validate_manifest`).
 """
 
 from __future__ import annotations
@@ -37,23 +37,19 @@ from typing import Any
 
 import pandas as pd
 
-from zsbir.data.counts import ExpectedCounts, count_problems, read_expected
-from zsbir.data.fetch import cache_dir, download, resolve_source
-from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
-from zsbir.data.unpack import (
-    ARCHIVE_SUFFIXES,
-    Listing,
-    extract,
-    file_sha256,
-    hash_files,
-    list_package,
-)
+from zsbir.config import DataConfig
+from zsbir.data.acquire.counts import ExpectedCounts, count_problems, read_expected
+from zsbir.data.acquire.fetch import cache_dir, download, read_record, resolve_source, write_record
+from zsbir.data.base import BuiltDataset, DatasetError
+from zsbir.schema import item_id, make_manifest, validate_manifest
+from zsbir.data.acquire import archives
+from zsbir.data.acquire.archives import Listing
 from zsbir.io import atomic_dir, write_text
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Item:
     """One image file of a package, as its path describes it."""
 
@@ -68,7 +64,7 @@ class Item:
 Parser = Callable[[str], Item | None]  # path below the package root -> item, None = skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Package:
     """One published archive and the folder it extracts to."""
 
@@ -81,7 +77,7 @@ class Package:
     aliases: tuple[str, ...] = ()  # other file names the archive is known under
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Benchmark:
     """A dataset made of packages; ``rename`` maps package folder names to class names."""
 
@@ -98,7 +94,7 @@ class Benchmark:
 # ---------------------------------------------------------------------------- locate
 def _holds_root(archive: Path, root: str) -> bool:
     try:
-        list_package(archive, root)
+        archives.list_package(archive, root)
         return True
     except DatasetError:
         return False
@@ -119,18 +115,17 @@ def _in_source(pkg: Package, source: Path) -> Path | None:
     for candidate in (source / pkg.root, *sorted(source.glob(f"*/{pkg.root}"))):
         if candidate.is_dir():
             return candidate.parent
-    archives = [p for p in sorted(source.iterdir()) if p.name.endswith(ARCHIVE_SUFFIXES)]
-    return next((p for p in archives if _holds_root(p, pkg.root)), None)
+    found = [p for p in sorted(source.iterdir()) if p.name.endswith(archives.ARCHIVE_SUFFIXES)]
+    return next((p for p in found if _holds_root(p, pkg.root)), None)
 
 
 def _check_record(archive: Path, record: Path) -> tuple[str, str]:
     """SHA-256 of a local archive against the one recorded at first sight (or record it)."""
-    digest = file_sha256(archive)
-    if not record.is_file():
-        write_text(digest + "\n", record)
-        log.info("first sight of %s: SHA-256 %s (recorded in %s)", archive, digest, record)
+    digest = archives.file_sha256(archive)
+    known = read_record(record)
+    if known is None:
+        write_record(record, digest, archive)
         return digest, "first"
-    known = record.read_text().strip()
     if known != digest:
         raise DatasetError(
             f"{archive}: SHA-256 {digest} differs from {known}, recorded in {record} when this "
@@ -271,18 +266,18 @@ def count_files(bench: Benchmark, source: str, repo_root: str | os.PathLike[str]
         found = _in_source(pkg, src)
         if found is None:
             raise DatasetError(f"{pkg.filename} (or its folder {pkg.root}/) is not in {src}")
-        listings[pkg.name] = list_package(found, pkg.root)
+        listings[pkg.name] = archives.list_package(found, pkg.root)
     return collect(bench, listings, set(read_expected(bench.counts).classes))
 
 
 # ---------------------------------------------------------------------------- build
 def build(
     bench: Benchmark,
+    *,
     source: str | None,
     url: str | None,
     out_dir: str | os.PathLike[str],
     repo_root: str | os.PathLike[str],
-    *,
     check_counts: bool = True,
     cache: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -300,7 +295,7 @@ def build(
     listings: dict[str, Listing] = {}
     for pkg in bench.packages:
         path, prov = locate(pkg, src, url, cache_path, progress=progress, **download_kw)
-        listings[pkg.name] = list_package(path, pkg.root)
+        listings[pkg.name] = archives.list_package(path, pkg.root)
         provenance.update({f"{pkg.name}.{k}": v for k, v in prov.items()})
     n_listed = sum(len(listing.members) for listing in listings.values())
     with _phase("list, map and count", n_listed):
@@ -311,9 +306,9 @@ def build(
         with _phase("extract", len(found.rows)):
             for pkg in bench.packages:
                 mine = [rel for rel in found.rows if listings[pkg.name].members.get(rel)]
-                extract(listings[pkg.name], mine, tmp, progress)
+                archives.extract(listings[pkg.name], mine, tmp, progress)
         with _phase("sha256 and image headers", len(found.rows)):
-            digests = hash_files(tmp, list(found.rows), progress)
+            digests = archives.hash_files(tmp, list(found.rows), progress)
         for rel in drop_content_duplicates(found, digests):
             (tmp / rel).unlink()
         rows = list(found.rows.values())
@@ -387,3 +382,18 @@ def _write_sidecars(
     write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n", out / "SOURCES.json")
     lines = ["kept\tdropped\treason"] + ["\t".join(d) for d in found.duplicates]
     write_text("\n".join(lines) + "\n", out / "duplicates.tsv")
+
+
+def write_benchmark(
+    bench: Benchmark, cfg: DataConfig, out_dir: Path, repo_root: Path
+) -> BuiltDataset:
+    """:func:`build` with the ``data`` params (a dataset module's ``write``)."""
+    manifest, provenance = build(
+        bench,
+        source=cfg.source,
+        url=cfg.url,
+        out_dir=out_dir,
+        repo_root=repo_root,
+        check_counts=cfg.check_counts,
+    )
+    return BuiltDataset(manifest, provenance)

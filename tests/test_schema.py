@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from zsbir import io
-from zsbir.data.manifest import COLUMNS, DatasetError, make_manifest, summarize, validate_manifest
+from zsbir.schema import ManifestError
+from zsbir.schema import COLUMNS, make_manifest, summarize_manifest, validate_manifest
 
 
 def _rows() -> list[dict]:
@@ -65,7 +66,7 @@ def test_summary_counts() -> None:
             "pair_id": None,
         }
     ]
-    summary = summarize(validate_manifest(make_manifest(rows)))
+    summary = summarize_manifest(validate_manifest(make_manifest(rows)))
     assert summary == {
         "n_items": 9,
         "n_classes": 2,
@@ -90,21 +91,21 @@ def test_summary_counts() -> None:
     ],
 )
 def test_bad_rows_are_named(change: dict, index: int, message: str) -> None:
-    with pytest.raises(DatasetError, match=message.replace("(", r"\(")):
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(")):
         validate_manifest(_with(change, index))
 
 
 def test_duplicate_id_and_wrong_columns() -> None:
     rows = _rows()
-    with pytest.raises(DatasetError, match="occurs more than once"):
+    with pytest.raises(ManifestError, match="occurs more than once"):
         validate_manifest(make_manifest(rows + [rows[0]]))
-    with pytest.raises(DatasetError, match="columns"):
+    with pytest.raises(ManifestError, match=r"lacks column\(s\) \[.wnid.\]"):
         validate_manifest(make_manifest(rows).drop(columns=["wnid"]))
 
 
 def test_class_without_sketches_is_named() -> None:
     rows = [r for r in _rows() if not (r["class"] == "giraffe" and r["domain"] == "sketch")]
-    with pytest.raises(DatasetError, match="class 'giraffe' has no sketch items"):
+    with pytest.raises(ManifestError, match="class 'giraffe' has no sketch items"):
         validate_manifest(make_manifest(rows))
 
 
@@ -113,7 +114,7 @@ def test_missing_file_under_root_is_named(tmp_path: Path) -> None:
     for path in df["path"][1:]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(b"x")
-    with pytest.raises(DatasetError, match=f"file {tmp_path / df['path'][0]} does not exist"):
+    with pytest.raises(ManifestError, match=f"file {tmp_path / df['path'][0]} does not exist"):
         validate_manifest(df, tmp_path)
     (tmp_path / df["path"][0]).write_bytes(b"x")
     validate_manifest(df, tmp_path)

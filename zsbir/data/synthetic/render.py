@@ -1,4 +1,4 @@
-"""Rasterise a :mod:`zsbir.data.shapes` object as a photo or as a hand-drawn-looking sketch.
+"""Rasterise a :mod:`zsbir.data.synthetic.shapes` object as a photo or as a hand-drawn-looking sketch.
 
 Both renderers draw the *same* parts under (nearly) the same :class:`Pose`, at ``supersample``
 times the output size, then downsample with a Lanczos filter:
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from zsbir.data.shapes import Part, Points, rotate
+from zsbir.data.synthetic.shapes import Part, Points, rotate
 
 RGB = tuple[int, int, int]
 SUPERSAMPLE = 2
@@ -186,12 +186,8 @@ def _background(rng: np.random.Generator, side: int) -> Image.Image:
 
 
 def render_photo(
-    parts: Sequence[Part],
-    palette: Sequence[RGB],
-    pose: Pose,
-    rng: np.random.Generator,
-    size: int,
-    supersample: int = SUPERSAMPLE,
+    parts: Sequence[Part], *, palette: Sequence[RGB], pose: Pose, rng: np.random.Generator,
+    size: int, supersample: int = SUPERSAMPLE,
 ) -> Image.Image:
     """An RGB photo of the object, ``size`` × ``size``."""
     side = size * supersample
@@ -350,10 +346,7 @@ def _hand_draw(
 
 
 def render_sketch(
-    parts: Sequence[Part],
-    pose: Pose,
-    rng: np.random.Generator,
-    size: int,
+    parts: Sequence[Part], *, pose: Pose, rng: np.random.Generator, size: int,
     supersample: int = SUPERSAMPLE,
 ) -> Image.Image:
     """An RGB sketch (dark strokes on white) of the object, ``size`` × ``size``."""

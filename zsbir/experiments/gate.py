@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-GATED_METRICS = ("map_all", "map_200", "map_200_norm", "p_100", "p_200")
+from zsbir.schema import GATED_METRICS
+
 DEFAULT_TOLERANCE = 0.02
 _FUZZ = 1e-12
 

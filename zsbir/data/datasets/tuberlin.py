@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data.benchmark import Benchmark, Item, Package
+from zsbir.data.acquire.benchmark import Benchmark, Item, Package, write_benchmark
+from zsbir.data.base import BuiltDataset
 
 NAME = "tuberlin"
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -35,13 +36,13 @@ _PHOTO = re.compile(
 def parse_sketch(rel: str) -> Item | None:
     """``png/<class>/<id>.png``; anything else (``png/filelist.txt``) is skipped."""
     m = _SKETCH.match(rel)
-    return Item("sketch", m["folder"], m["stem"], "sketch") if m else None
+    return Item(domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch") if m else None
 
 
 def parse_photo(rel: str) -> Item | None:
     """``ImageResized/<folder>/<name>.JPEG|jpg|png``; other files are skipped."""
     m = _PHOTO.match(rel)
-    return Item("photo", m["folder"], m["stem"], "photo") if m else None
+    return Item(domain="photo", folder=m["folder"], stem=m["stem"], group="photo") if m else None
 
 
 def photo_folders(path: Path = TABLES / "tuberlin_photo_folders.tsv") -> dict[str, str]:
@@ -53,20 +54,21 @@ def photo_folders(path: Path = TABLES / "tuberlin_photo_folders.tsv") -> dict[st
 def benchmark(cfg: DataConfig) -> Benchmark:
     """The two TU-Berlin packages (``cfg`` has no TU-Berlin options)."""
     sketches = Package(
-        "sketches",
-        "sketches_png.zip",
-        "png",
-        parse_sketch,
-        ("sketch",),
-        (SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
+        name="sketches", filename="sketches_png.zip", root="png", parse=parse_sketch,
+        groups=("sketch",), locations=(SKETCHES_URL, SKETCHES_URL.replace("https://", "http://")),
     )
     photos = Package(
-        "photos",
-        "ImageResized.zip",
-        "ImageResized",
-        parse_photo,
-        ("photo",),
-        (PHOTOS_GDRIVE,),
-        aliases=("images.zip",),
+        name="photos", filename="ImageResized.zip", root="ImageResized", parse=parse_photo,
+        groups=("photo",), locations=(PHOTOS_GDRIVE,), aliases=("images.zip",),
     )
-    return Benchmark(NAME, (sketches, photos), TABLES / "tuberlin.tsv", photo_folders())
+    return Benchmark(
+        name=NAME,
+        packages=(sketches, photos),
+        counts=TABLES / "tuberlin.tsv",
+        rename=photo_folders(),
+    )
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/tuberlin/`` from the published archives (the registry's entry)."""
+    return write_benchmark(benchmark(cfg), cfg, out_dir, repo_root)

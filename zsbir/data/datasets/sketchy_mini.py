@@ -23,7 +23,7 @@ import pandas as pd
 import pooch
 
 from zsbir.config import DataConfig
-from zsbir.data.fetch import (
+from zsbir.data.acquire.fetch import (
     SOURCE_ENV,
     download,
     ingest,
@@ -31,7 +31,8 @@ from zsbir.data.fetch import (
     read_checksums,
     resolve_source,
 )
-from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
+from zsbir.data.base import BuiltDataset, DatasetError
+from zsbir.schema import item_id, make_manifest, validate_manifest
 from zsbir.io import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -120,3 +121,9 @@ def build(
         ingest(src, listed, tmp)
         validate_manifest(manifest, tmp)
     return manifest, provenance
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/sketchy-mini/`` (the registry's entry; see :func:`build`)."""
+    manifest, provenance = build(cfg, out_dir, repo_root)
+    return BuiltDataset(manifest, provenance)

@@ -47,12 +47,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from zsbir.evaluate.curves import RECALL_LEVELS, interpolated_precision
+from zsbir.retrieval.curves import RECALL_LEVELS, interpolated_precision
+from zsbir.schema import MAP_ALL, MAP_K, PRECISION_KS
 
 log = logging.getLogger(__name__)
 
-MAP_K = 200
-PRECISION_KS = (100, 200)
 _MIN_GEMM_ROWS = 16
 
 
@@ -74,7 +73,7 @@ class RetrievalScores:
     def summary(self) -> dict[str, float]:
         """``map_all``, ``map_<K>``, ``map_<K>_norm`` and ``p_<K>``: means over queries."""
         out = {
-            "map_all": float(self.ap.mean()),
+            MAP_ALL: float(self.ap.mean()),
             f"map_{self.map_k}": float(self.ap_at_k.mean()),
             f"map_{self.map_k}_norm": float(self.ap_at_k_norm.mean()),
         }

@@ -1,6 +1,6 @@
 """Expected file counts of a benchmark: the check for upstreams that publish no checksums.
 
-One tab-separated table per dataset under ``zsbir/data/tables/`` (``#`` lines hold the
+One tab-separated table per dataset under ``zsbir/data/datasets/tables/`` (``#`` lines hold the
 provenance of every number)::
 
     class      photo   sketch
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from zsbir.data.manifest import DatasetError
+from zsbir.data.base import DatasetError
 
 TOTAL = "*"
 UNKNOWN = "-"

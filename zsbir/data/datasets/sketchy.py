@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data.benchmark import Benchmark, Item, Package, Parser
+from zsbir.data.acquire.benchmark import Benchmark, Item, Package, Parser, write_benchmark
+from zsbir.data.base import BuiltDataset
 
 NAME = "sketchy"
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -56,8 +57,13 @@ def rendered_parser(sketch_variant: str) -> Parser:
         if is_photo != (m["ext"] == "jpg") or is_photo != (m["stem"] == m["photo"]):
             return None  # a sketch-named photo or a photo-named sketch: not Sketchy's layout
         if is_photo:
-            return Item("photo", m["folder"], m["stem"], "photo", m["wnid"])
-        return Item("sketch", m["folder"], m["stem"], "sketch", m["wnid"], m["photo"])
+            return Item(
+                domain="photo", folder=m["folder"], stem=m["stem"], group="photo", wnid=m["wnid"]
+            )
+        return Item(
+            domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch", wnid=m["wnid"],
+            pair=m["photo"],
+        )
 
     return parse
 
@@ -68,31 +74,32 @@ def parse_extended(rel: str) -> Item | None:
     if m is None:
         return None
     wnid = _WNID_STEM.match(m["stem"])
-    return Item("photo", m["folder"], m["stem"], "extended_photo", wnid[1] if wnid else None)
+    return Item(
+        domain="photo", folder=m["folder"], stem=m["stem"], group="extended_photo",
+        wnid=wnid[1] if wnid else None,
+    )
 
 
 def benchmark(cfg: DataConfig) -> Benchmark:
     """The Sketchy packages for ``data.sketchy`` (sketch variant, extended photos)."""
     packages = [
         Package(
-            "rendered",
-            "rendered_256x256.7z",
-            "256x256",
-            rendered_parser(cfg.sketchy.sketch_variant),
-            ("photo", "sketch"),
-            RENDERED_GDRIVE,
+            name="rendered", filename="rendered_256x256.7z", root="256x256",
+            parse=rendered_parser(cfg.sketchy.sketch_variant), groups=("photo", "sketch"),
+            locations=RENDERED_GDRIVE,
         ),
     ]
     if cfg.sketchy.extended_photos:
         packages.append(
             Package(
-                "extended",
-                "EXTEND_image_sketchy.zip",
-                "EXTEND_image_sketchy",
-                parse_extended,
-                ("extended_photo",),
-                (EXTENDED_GDRIVE,),
+                name="extended", filename="EXTEND_image_sketchy.zip", root="EXTEND_image_sketchy",
+                parse=parse_extended, groups=("extended_photo",), locations=(EXTENDED_GDRIVE,),
                 aliases=("extended_photo.zip",),
             )
         )
-    return Benchmark(NAME, tuple(packages), TABLES / "sketchy.tsv")
+    return Benchmark(name=NAME, packages=tuple(packages), counts=TABLES / "sketchy.tsv")
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/sketchy/`` from the published archives (the registry's entry)."""
+    return write_benchmark(benchmark(cfg), cfg, out_dir, repo_root)

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 
 from zsbir.config import DataConfig
-from zsbir.data.benchmark import Benchmark, Item, Package
+from zsbir.data.acquire.benchmark import Benchmark, Item, Package, write_benchmark
+from zsbir.data.base import BuiltDataset
 
 NAME = "quickdraw"
 TABLES = Path(__file__).resolve().parent / "tables"
@@ -35,8 +36,10 @@ def parse(rel: str) -> Item | None:
     if m is None:
         return None
     if m["domain"] == "sketches":
-        return Item("sketch", m["folder"], m["stem"], "sketch") if m["ext"] == "png" else None
-    return Item("photo", m["folder"], m["stem"], "photo")
+        if m["ext"] != "png":
+            return None
+        return Item(domain="sketch", folder=m["folder"], stem=m["stem"], group="sketch")
+    return Item(domain="photo", folder=m["folder"], stem=m["stem"], group="photo")
 
 
 def _locations(filename: str) -> tuple[str, ...]:
@@ -47,13 +50,14 @@ def benchmark(cfg: DataConfig) -> Benchmark:
     """The two QuickDraw-Extended packages (``cfg`` has no QuickDraw options)."""
     packages = tuple(
         Package(
-            kind,
-            f"QuickDraw_{kind}_final.zip",
-            f"QuickDraw_{kind}_final",
-            parse,
-            (group,),
-            _locations(f"QuickDraw_{kind}_final.zip"),
+            name=kind, filename=f"QuickDraw_{kind}_final.zip", root=f"QuickDraw_{kind}_final",
+            parse=parse, groups=(group,), locations=_locations(f"QuickDraw_{kind}_final.zip"),
         )
         for kind, group in (("sketches", "sketch"), ("images", "photo"))
     )
-    return Benchmark(NAME, packages, TABLES / "quickdraw.tsv")
+    return Benchmark(name=NAME, packages=packages, counts=TABLES / "quickdraw.tsv")
+
+
+def write(cfg: DataConfig, seed: int, out_dir: Path, repo_root: Path) -> BuiltDataset:
+    """Build ``data/raw/quickdraw/`` from the published archives (the registry's entry)."""
+    return write_benchmark(benchmark(cfg), cfg, out_dir, repo_root)

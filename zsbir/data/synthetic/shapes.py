@@ -3,7 +3,7 @@
 Each recipe draws one object class from a random generator: it samples the instance's
 structural parameters (proportions, part counts, angles) and returns the object as a list
 of :class:`Part` in object coordinates (x right, y up, roughly inside [-1, 1]²). The
-renderers (:mod:`zsbir.data.render`) turn the same parts into a photo (filled, coloured,
+renderers (:mod:`zsbir.data.synthetic.render`) turn the same parts into a photo (filled, coloured,
 textured) and into a sketch (jittered outline strokes), so a sketch and the photo it is
 drawn from share every structural parameter.
 

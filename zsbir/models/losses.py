@@ -8,14 +8,18 @@ returned. Reconstruction and KL terms are per-dimension means (Sec. 3), so the w
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 
 from zsbir.config import LossConfig
-from zsbir.models.cvae import CVAEOutputs
-from zsbir.models.cvaegan import CVAEGANOutputs, Needs
+
+if TYPE_CHECKING:  # the models import this module
+    from zsbir.models.cvae import CVAEOutputs
+    from zsbir.models.cvaegan import CVAEGANOutputs
 
 Adversarial = Literal["lsgan", "nonsaturating"]
 
@@ -78,6 +82,16 @@ def cross_correlation(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-5) -> to
 
 
 # ------------------------------------------------------------------ the cVAE-GAN terms
+@dataclass(frozen=True)
+class Needs:
+    """Which outputs a training step needs (a loss weight of 0 skips its outputs)."""
+
+    recon: bool = True
+    cross: bool = True
+    adversarial: bool = True
+    semantic: bool = True
+
+
 def needs(cfg: LossConfig) -> Needs:
     """Which forward outputs the configured objective uses (weight 0 -> not computed)."""
     return Needs(
@@ -105,17 +119,13 @@ def generator_losses(
     t: dict[str, torch.Tensor] = {}
     w: dict[str, float] = {}
     if cfg.recon_weight > 0:  # Eq. 4
-        t["recon_photo"] = mse(_need(out.img_from_img, "img_from_img"), photo)
-        w["recon_photo"] = cfg.recon_weight
-        if out.ske_from_ske is not None:
-            t["recon_sketch"] = mse(out.ske_from_ske, sketch)
-            w["recon_sketch"] = cfg.recon_weight
+        _add_mse(t, w, cfg.recon_weight,
+                 ("recon_photo", _need(out.img_from_img, "img_from_img"), photo),
+                 ("recon_sketch", out.ske_from_ske, sketch))
     if cfg.cross_recon_weight > 0:  # Eq. 5
-        t["cross_sketch2photo"] = mse(_need(out.img_from_ske, "img_from_ske"), photo)
-        w["cross_sketch2photo"] = cfg.cross_recon_weight
-        if out.ske_from_img is not None:
-            t["cross_photo2sketch"] = mse(out.ske_from_img, sketch)
-            w["cross_photo2sketch"] = cfg.cross_recon_weight
+        _add_mse(t, w, cfg.cross_recon_weight,
+                 ("cross_sketch2photo", _need(out.img_from_ske, "img_from_ske"), photo),
+                 ("cross_photo2sketch", out.ske_from_img, sketch))
     if cfg.kl_weight > 0:  # Eq. 6
         posts = {"kl_photo_structure": out.img_s, "kl_sketch_structure": out.ske_s}
         if out.img_a is not None:
@@ -207,34 +217,33 @@ def semantic_regression(
     return mse(pred[mask], target[mask])
 
 
-def twotower_losses(
-    photo_emb: torch.Tensor,
-    sketch_emb: torch.Tensor,
-    weights: torch.Tensor,
-    labels: torch.Tensor,
-    scale: float,
+def paired_terms(
+    prefix: str,
+    photo: torch.Tensor,
+    sketch: torch.Tensor,
+    term: Callable[[torch.Tensor], torch.Tensor],
 ) -> dict[str, torch.Tensor]:
-    """Eq. 13 for the photo and the sketch tower (both (B, E)) and their sum ``total``."""
-    t = {
-        "ce_photo": cosine_softmax_cross_entropy(photo_emb, weights, labels, scale),
-        "ce_sketch": cosine_softmax_cross_entropy(sketch_emb, weights, labels, scale),
-    }
+    """``<prefix>_photo`` = term(photo), ``<prefix>_sketch`` = term(sketch) and their sum.
+
+    The two-domain objectives of the baselines: Eq. 13 (``twotower``, term = cosine-softmax
+    cross-entropy of a tower's output) and Eq. 14 (``semantic-regression``, term = the
+    regression of a head's output onto x_sem).
+    """
+    t = {f"{prefix}_photo": term(photo), f"{prefix}_sketch": term(sketch)}
     return _with_total(t, {k: 1.0 for k in t})
 
 
-def regression_losses(
-    pred_photo: torch.Tensor,
-    pred_sketch: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor,
-    kind: str,
-) -> dict[str, torch.Tensor]:
-    """Eq. 14 for photos and sketches (predictions (B, S), x_sem (B, S)) and their sum."""
-    t = {
-        "regress_photo": semantic_regression(pred_photo, target, mask, kind),
-        "regress_sketch": semantic_regression(pred_sketch, target, mask, kind),
-    }
-    return _with_total(t, {k: 1.0 for k in t})
+def _add_mse(
+    terms: dict[str, torch.Tensor],
+    weights: dict[str, float],
+    weight: float,
+    *pairs: tuple[str, torch.Tensor | None, torch.Tensor],
+) -> None:
+    """Add ``name: MSE(prediction, target)`` with ``weight`` for every (name, prediction,
+    target) in order (Eqs. 4-5); a missing prediction (no sketch generator) adds nothing."""
+    for name, pred, target in pairs:
+        if pred is not None:
+            terms[name], weights[name] = mse(pred, target), weight
 
 
 def _with_total(

@@ -23,18 +23,17 @@ import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 import pooch
 import requests
 from filelock import FileLock
-from PIL import Image
 from tqdm import tqdm
 
-from zsbir.data import gdrive
-from zsbir.data.manifest import DatasetError
+from zsbir.data.acquire import gdrive
+from zsbir.data.acquire.archives import check_image, workers
+from zsbir.data.base import DatasetError
 from zsbir.io import write_text
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ def hash_tree(root: str | os.PathLike[str], subdirs: tuple[str, ...]) -> dict[st
         for p in (root / sub).rglob("*")
         if p.is_file()
     )
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
         digests = pool.map(lambda rel: hashlib.sha256((root / rel).read_bytes()).hexdigest(), files)
         return dict(zip(files, digests))
 
@@ -146,7 +145,7 @@ class ResumableDownloader:
         os.replace(self.part, output_file)
 
     def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
-        """GET ``url``, following up to three confirmation pages (:mod:`zsbir.data.gdrive`)."""
+        """GET ``url``, following up to three confirmation pages (:mod:`.gdrive`)."""
         target = self.resolved.get(url, url)
         for _ in range(4):
             resp = self.session.get(target, headers=headers, stream=True, timeout=self.timeout)
@@ -218,7 +217,7 @@ def download(
 ) -> tuple[Path, str]:
     """Fetch ``url`` into the cache (resuming a partial file); return ``(path, sha256)``.
 
-    ``url`` may be ``gdrive://<file id>`` (:mod:`zsbir.data.gdrive`). The file is cached as
+    ``url`` may be ``gdrive://<file id>`` (:mod:`.gdrive`). The file is cached as
     ``fname`` (default: a name unique to the URL). The archive has no published checksum,
     so its SHA-256 is recorded next to it (``<fname>.sha256``) the first time and logged;
     later runs pass it to pooch as the known hash, so a cached copy that changed is fetched
@@ -238,7 +237,7 @@ def _download_locked(
 ) -> tuple[Path, str]:
     """:func:`download`'s body, run while holding the cache entry's lock."""
     record = cache / f"{fname}.sha256"
-    known = record.read_text().strip() if record.is_file() else None
+    known = read_record(record)
     downloader = ResumableDownloader(
         cache / f"{fname}.part", retries, retry_wait, progress=progress
     )
@@ -257,9 +256,19 @@ def _download_locked(
         raise DatasetError(f"download of {url} failed: {err}") from err
     digest = pooch.file_hash(str(path))
     if known is None:
-        write_text(digest + "\n", record)
-        log.info("first download of %s: SHA-256 %s (recorded in %s)", url, digest, record)
+        write_record(record, digest, url)
     return path, digest
+
+
+def read_record(record: Path) -> str | None:
+    """The SHA-256 recorded when an unpublished-checksum archive was first seen, if any."""
+    return record.read_text().strip() if record.is_file() else None
+
+
+def write_record(record: Path, digest: str, what: str | os.PathLike[str]) -> None:
+    """Record (and log) the SHA-256 of ``what`` at first sight; later sights must match it."""
+    write_text(digest + "\n", record)
+    log.info("first sight of %s: SHA-256 %s (recorded in %s)", what, digest, record)
 
 
 # -------------------------------------------------------------------------- sources
@@ -400,19 +409,6 @@ def _locked(fn: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- ingest
-def _workers() -> int:
-    return min(8, (os.cpu_count() or 1) * 2)
-
-
-def check_image(rel: str, data: bytes) -> None:
-    """Raise :class:`DatasetError` naming ``rel`` unless ``data`` decodes as an image."""
-    try:
-        with Image.open(BytesIO(data)) as image:
-            image.load()
-    except Exception as err:  # PIL raises many types for bad files
-        raise DatasetError(f"{rel}: unreadable or truncated image ({err})") from err
-
-
 def ingest(
     source: Source,
     checksums: Mapping[str, str],
@@ -445,7 +441,7 @@ def ingest(
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
 
-    pool = ThreadPoolExecutor(max_workers=_workers())
+    pool = ThreadPoolExecutor(max_workers=workers())
     try:
         for _ in tqdm(
             pool.map(one, sorted(checksums)),

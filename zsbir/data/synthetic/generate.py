@@ -1,9 +1,9 @@
 """The built-in synthetic dataset: procedural photos and paired sketches of 24 object classes.
 
 Each class is a real noun with its WordNet 3.0 noun id and a parametric silhouette recipe
-(:mod:`zsbir.data.shapes`). One *instance* = structural parameters drawn from the recipe +
-a pose; its photo (:func:`zsbir.data.render.render_photo`) and its sketches
-(:func:`zsbir.data.render.render_sketch`) are drawn from the same instance, so a sketch's
+(:mod:`zsbir.data.synthetic.shapes`). One *instance* = structural parameters drawn from the recipe +
+a pose; its photo (:func:`zsbir.data.synthetic.render.render_photo`) and its sketches
+(:func:`zsbir.data.synthetic.render.render_sketch`) are drawn from the same instance, so a sketch's
 ``pair_id`` names a photo of exactly the object it depicts.
 
 Relation of the classes to ImageNet-1K (checked with WordNet 3.0 and the ImageNet-1K wnid
@@ -40,9 +40,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from zsbir.config import SyntheticConfig
-from zsbir.data import shapes
-from zsbir.data.manifest import DatasetError, item_id, make_manifest, validate_manifest
-from zsbir.data.render import RGB, Pose, render_photo, render_sketch, sample_pose, sketch_pose
+from zsbir.data.synthetic import shapes
+from zsbir.data.base import DatasetError
+from zsbir.schema import item_id, make_manifest, validate_manifest
+from zsbir.data.synthetic.render import (
+    RGB,
+    Pose,
+    render_photo,
+    render_sketch,
+    sample_pose,
+    sketch_pose,
+)
 from zsbir.io import atomic_dir
 from zsbir.seed import derive
 
@@ -191,13 +199,12 @@ def _make_instance(
     photo_id = item_id("photo", cls.name, stem)
     rel = f"photo/{cls.name}/{stem}{PHOTO_EXT}"
     photo_rng = _rng(derive(seed, "synthetic"), ci, pi, _PHOTO)
-    render_photo(parts, cls.palette, pose, photo_rng, cfg.image_size).save(
-        root / rel, "JPEG", quality=JPEG_QUALITY
-    )
+    photo = render_photo(parts, palette=cls.palette, pose=pose, rng=photo_rng, size=cfg.image_size)
+    photo.save(root / rel, "JPEG", quality=JPEG_QUALITY)
     rows = [{"id": photo_id, "path": rel, "domain": "photo", "wnid": cls.wnid, "pair_id": None}]
     for k in range(cfg.sketches_per_photo):
         rng = sketch_rng(seed, ci, pi, k)
-        sketch = render_sketch(parts, sketch_pose(pose, rng), rng, cfg.image_size)
+        sketch = render_sketch(parts, pose=sketch_pose(pose, rng), rng=rng, size=cfg.image_size)
         sk_stem = f"{stem}-{k + 1}"
         sk_rel = f"sketch/{cls.name}/{sk_stem}{SKETCH_EXT}"
         sketch.save(root / sk_rel, "PNG")

@@ -1,0 +1,1 @@
+"""The procedural generator of the ``synthetic`` dataset: shapes, their rendering, the files."""
