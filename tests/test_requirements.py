@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+?)(?:\s*;\s*(.+?))?\s*\\?$")
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 # Stages that compute something from installed packages (validate only checks keys).
-STAGES_ON_LOCK = {"download", "split", "extract", "pca", "train", "embed", "evaluate"}
+STAGES_ON_LOCK = {"download", "split", "extract", "pca", "train", "embed", "evaluate",
+                  "package"}
 
 
 def lock_pins(text: str) -> dict[str, list[tuple[str, str, int]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -77,7 +78,8 @@ def test_registered_model_is_served_and_equals_the_api(
         with urllib.request.urlopen(req, timeout=120) as res:
             predictions = np.array(json.loads(res.read())["predictions"], dtype=np.float32)
     finally:
-        os.killpg(proc.pid, 15)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited (and said why)
+            os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
     r = Retriever.load(bundle)
     expected = np.concatenate([r.embed_sketches([sketch]), r.embed_photos([photo]),

@@ -8,5 +8,5 @@
 
 The embedding is the pipeline's own: the extractor of :mod:`zsbir.features`, the PCA of
 :mod:`zsbir.features.pca`, the feature scale and ``embed_sketch``/``embed_photo`` of the
-trained model (:mod:`zsbir.models.retrieval`).
+trained model (:func:`zsbir.models.base.embed_in_chunks`).
 """
