@@ -5,7 +5,7 @@ from pathlib import Path
 from common import stage
 
 from zsbir.train.data import load_training_data
-from zsbir.train.loop import FitPaths, fit
+from zsbir.train.loop import FitPaths, fit_params
 
 PATHS = FitPaths(
     model=Path("models/model.pt"),
@@ -15,21 +15,14 @@ PATHS = FitPaths(
 
 if __name__ == "__main__":
     with stage("train") as st:
-        p = st.params
         data = load_training_data(
             "data/pca",
             split_path="data/split.parquet",
             classes_path="data/classes.parquet",
             manifest_path="data/manifest.parquet",
         )
-        result = fit(
-            data,
-            model_cfg=p.model,
-            loss_cfg=p.loss,
-            train_cfg=p.train,
-            eval_cfg=p.eval,
-            seed=p.seed,
-            paths=PATHS,
+        result = fit_params(
+            data, st.params, PATHS,
             on_epoch=lambda epoch, metrics: st.mlflow.log_metrics(metrics, step=epoch),
         )
         st.write_summary(result.summary())

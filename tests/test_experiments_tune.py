@@ -92,15 +92,14 @@ def test_unseen_classes_never_reach_tuning(tmp_path: Path, store: Path, monkeypa
     poisoned = _write_toy(tmp_path / "poisoned", poison=True)
     assert np.isnan(read_vectors(poisoned / "pca" / "photo.parquet")[1]).any()
     checkpoints: list[Path] = []
-    real_fit = tune_mod.fit
+    real_fit = tune_mod.fit_params
 
-    def spy(data, *args, **kwargs):
-        paths = kwargs["paths"]
+    def spy(data, params, paths, **kwargs):
         assert not paths.checkpoint.exists() and paths.checkpoint not in checkpoints
         checkpoints.append(paths.checkpoint)
-        return real_fit(data, *args, **kwargs)
+        return real_fit(data, params, paths, **kwargs)
 
-    monkeypatch.setattr(tune_mod, "fit", spy)
+    monkeypatch.setattr(tune_mod, "fit_params", spy)
     a = _tune(clean, store, "clean", tmp_path / "s.yaml")
     b = _tune(poisoned, store, "poisoned", tmp_path / "s.yaml")
     assert a.values == b.values and a.best == b.best and all(np.isfinite(a.values))

@@ -37,7 +37,7 @@ from zsbir.experiments.grid import apply_overrides, check_overrides
 from zsbir.experiments.tuned import Tuned
 from zsbir.io import read_yaml
 from zsbir.train.data import TrainData
-from zsbir.train.loop import FitPaths, NonFiniteLossError, fit
+from zsbir.train.loop import FitPaths, NonFiniteLossError, fit_params
 
 log = logging.getLogger(__name__)
 
@@ -196,15 +196,8 @@ def _trial(number: int, params: Mapping[str, Any], overrides: dict[str, Any], da
                 checkpoint=Path(tmp) / "checkpoints" / "last.pt",
                 history=Path(tmp) / "history.csv",
             )
-            result = fit(
-                data,
-                model_cfg=p.model,
-                loss_cfg=p.loss,
-                train_cfg=p.train,
-                eval_cfg=p.eval,
-                seed=p.seed,
-                paths=paths,
-                on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch),
+            result = fit_params(
+                data, p, paths, on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch)
             )
         mlflow.log_metrics({"val_map": result.best_val_map, "best_epoch": result.best_epoch})
     log.info("trial %d: val mAP %.4f with %s", number, result.best_val_map, overrides)

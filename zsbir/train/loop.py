@@ -34,7 +34,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from zsbir.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, flatten, to_dict
+from zsbir.config import (
+    EvalConfig,
+    LossConfig,
+    ModelConfig,
+    Params,
+    TrainConfig,
+    flatten,
+    to_dict,
+)
 from zsbir.io import ArtifactError, load_checkpoint, save_checkpoint, write_text
 from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.factory import build_model, save_model
@@ -210,6 +218,22 @@ def fit(
         seconds_per_epoch=sum(timings) / len(timings) if timings else 0.0,
         n_parameters=sum(p.numel() for p in model.parameters()),
         history=st.history,
+    )
+
+
+def fit_params(
+    data: TrainData, params: Params, paths: FitPaths, on_epoch: OnEpoch | None = None
+) -> FitResult:
+    """:func:`fit` with the ``model``, ``loss``, ``train``, ``eval`` and ``seed`` of ``params``."""
+    return fit(
+        data,
+        model_cfg=params.model,
+        loss_cfg=params.loss,
+        train_cfg=params.train,
+        eval_cfg=params.eval,
+        seed=params.seed,
+        paths=paths,
+        on_epoch=on_epoch,
     )
 
 
