@@ -112,7 +112,9 @@ def test_generalized_gallery_adds_seen_photos_and_tsne_can_be_off(workspace) -> 
 def test_also_generalized_scores_both_settings_from_the_same_embeddings(workspace) -> None:
     paths, sketches, photos = workspace
     cfg = EvalConfig(also_generalized=True, n_figure_queries=0, n_case_classes=0, tsne=False)
+    assert not paths.figures.exists()
     metrics = evaluate(paths, cfg, seed=0).metrics
+    assert paths.figures.is_dir() and not any(paths.figures.iterdir())  # the DVC output exists
     assert set(metrics) == KEYS | {f"gzs_{k}" for k in
                                    ("map_all", "map_200", "map_200_norm", "p_100", "p_200",
                                     "n_gallery")}

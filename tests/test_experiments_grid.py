@@ -70,6 +70,9 @@ def test_the_committed_paper_grid_is_valid() -> None:
     names = {e.name for e in grid.experiments()}
     assert "paper-twotower-s4" in names and "paper-no-kl-s4" not in names
     assert all(dict(e.overrides)["eval.also_generalized"] for e in grid.experiments())
+    extra = load_grid(REPO / "experiments" / "paper-extra.yaml", PARAMS)
+    assert extra.name != grid.name and list(extra.tables["variants"])[0] == "cvaegan"
+    assert not set(extra.rows) - {"cvaegan"} & set(grid.rows)  # no variant run twice
 
 
 def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) -> None:
@@ -88,6 +91,8 @@ def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) ->
     exps = {e.name: dict(e.overrides) for e in grid.experiments()}
     assert set(exps) == {"g-tt-s1", "g-tt-s2", "g-cv-s0", "g-plain-s0"}
     assert exps["g-tt-s1"]["train.lr_g"] == 0.01 and exps["g-tt-s1"]["model.hidden"] == 32
+    assert exps["g-tt-s1"]["train.epochs"] == 2  # the tuning's epoch budget, over base's 5
+    assert exps["g-cv-s0"]["train.epochs"] == 5 and exps["g-plain-s0"]["train.epochs"] == 5
     assert "train.lr_g" not in exps["g-cv-s0"]  # cvae not tuned yet: runs untuned
     assert "train.lr_g" not in exps["g-plain-s0"] and "tuned" not in exps["g-tt-s2"]
     assert set(grid.tuned) == {"tt"} and grid.tuned["tt"].n_trials == 3
@@ -106,9 +111,11 @@ def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) ->
 
 def test_paper_grid_and_readme_carry_no_machine_path() -> None:
     # The grid runs from any fresh clone: data comes from $ZSBIR_DATA_SOURCE or the cache.
-    grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
-    keys = {key for exp in grid.experiments() for key, _ in exp.overrides}
-    assert "data.dataset" in keys and not any(k.startswith("data.source") for k in keys)
+    for name in ("paper.yaml", "paper-extra.yaml"):
+        grid = load_grid(REPO / "experiments" / name, PARAMS)
+        keys = {key for exp in grid.experiments() for key, _ in exp.overrides}
+        assert "data.dataset" in keys and not any(k.startswith("data.source") for k in keys)
     for text in ((REPO / "experiments" / "paper.yaml").read_text(),
+                 (REPO / "experiments" / "paper-extra.yaml").read_text(),
                  (REPO / "README.md").read_text()):
         assert "shared/datasets" not in text and "data.source=" not in text

@@ -128,6 +128,7 @@ def evaluate(paths: EvalPaths, cfg: EvalConfig, seed: int) -> EvalResult:
 
     _write_csv(per_class, paths.per_class)
     _write_csv(pr_curve_table(scores.recall_levels, scores.interpolated_precision), paths.pr_curve)
+    paths.figures.mkdir(parents=True, exist_ok=True)  # a DVC output even with every figure off
     for path, fig in figures.items():
         save_figure(fig, path)
     for stale in paths.figure_files:

@@ -22,7 +22,8 @@ are checked against the params schema when the grid is loaded, so a typo fails b
 anything is queued, naming the row and the key.
 
 A row with ``tuned: true`` takes the best params of its ``model.name`` from the tuned file
-(``experiments/tuned.yaml``, written by ``make tune``), below its own overrides:
+(``experiments/tuned.yaml``, written by ``make tune``), and ``train.epochs`` set to the
+epoch budget of the tuning (the params were chosen for it), below its own overrides:
 base < tuned < row. A model not tuned yet only logs a warning (the row runs untuned).
 """
 
@@ -86,7 +87,7 @@ class Grid:
         out = []
         for row, overrides in self.rows.items():
             for seed in self.seeds_of(row):
-                tuned = self.tuned[row].params if row in self.tuned else {}
+                tuned = self.tuned[row].overrides() if row in self.tuned else {}
                 merged = {**self.base, **tuned, **overrides, "seed": seed, "ablation": row}
                 out.append(Experiment(f"{self.name}-{row}-s{seed}", row, seed, tuple(merged.items())))
         return out
@@ -120,7 +121,7 @@ def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
         for key in ("seed", "ablation"):
             if key in overrides or key in base:
                 raise ConfigError(f"{where}: row '{row}' sets '{key}', which the grid sets itself")
-        extra = tuned[row].params if row in tuned else {}
+        extra = tuned[row].overrides() if row in tuned else {}
         check_overrides(params, {**base, **extra, **overrides}, f"{where}, row '{row}'")
     tables = {}
     for table, names in _mapping(raw.get("tables"), f"{where}: tables").items():

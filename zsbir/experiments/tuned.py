@@ -42,6 +42,10 @@ class Tuned:
     data: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    def overrides(self) -> dict[str, Any]:
+        """What a tuned grid row runs with: the best params and the epoch budget they won under."""
+        return {"train.epochs": self.epochs, **self.params}
+
 
 def read_tuned(path: str | os.PathLike[str]) -> dict[str, Tuned]:
     """``{model name: Tuned}`` of ``path`` ({} when the file does not exist)."""
