@@ -62,7 +62,7 @@ def test_markdown_and_latex_content() -> None:
     md = markdown_table(table, "Comparison.")
     assert "Mean ± sample std over 3 seeds; best in bold." in md
     assert "| `ours` | **0.300 ± 0.030** | **0.150 ± 0.015** |" in md
-    assert "| `raw` | 0.120 ± 0.020 |" in md and "| +0.180 | [0.225, 0.375] | – | 3 |" in md
+    assert "| `raw` | 0.120 ± 0.020 |" in md and "| +0.180 | [0.225, 0.375] | – | – | 3 |" in md
     tex = latex_table(table, "Comparison.", "tab:cmp")
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert r"ours & \textbf{0.300 $\pm$ 0.030} & \textbf{0.150 $\pm$ 0.015}" in tex
@@ -76,7 +76,7 @@ def test_ties_are_all_bold_and_single_seed_has_no_std() -> None:
         {"row": "b", "seed": 0, "map_all": 0.5, "p_100": 0.2, "map_200": 0.1, "p_200": 0.1},
     ])
     md = markdown_table(summarise(results, ["a", "b"]), "T.")
-    assert "| `a` | **0.500** | 0.100 | **0.100** | **0.100** | – | – | – | 1 |" in md
+    assert "| `a` | **0.500** | 0.100 | **0.100** | **0.100** | – | – | – | – | 1 |" in md
     assert "over 1 seeds" in md
 
 
@@ -93,14 +93,21 @@ def test_p_values_ci_dagger_and_generalized_group() -> None:
     half = 4.302652729911275 * np.std(VALUES["ours"], ddof=1) / np.sqrt(3)  # t_{0.975, 2}
     assert (low, high) == pytest.approx((0.30 - half, 0.30 + half))
     assert table.loc[1, "gzs_ci95_low"] == pytest.approx((0.30 - half) / 2)
+    # Holm over the 2 tests: ours 2 x 2/64 = 0.0625 (no dagger), cvae max(0.0625, 1) = 1
+    assert list(table["p_holm"][1:]) == pytest.approx([0.0625, 1.0])
     md = markdown_table(table, "C.")
-    assert "| `ours`† |" in md and "| `cvae` |" in md and "| 0.031 |" in md
-    assert "GZS mAP@all" in md and "p vs raw" in md and "unadjusted" in md
+    assert "| `ours` |" in md and "| `cvae` |" in md and "| 0.031 | 0.062 |" in md
+    assert "GZS mAP@all" in md and "p vs raw" in md and "p Holm < 0.05" in md
     tex = latex_table(table, "C.", "tab:c")
-    assert r"ours$^\dagger$ &" in tex and r"\multicolumn{7}{c}{Generalized ZS-SBIR}" in tex
-    assert r"\cmidrule(lr){2-8} \cmidrule(lr){10-16}" in tex
+    assert r"$^\dagger$ &" not in tex and r"\multicolumn{8}{c}{Generalized ZS-SBIR}" in tex
+    assert r"\cmidrule(lr){2-9} \cmidrule(lr){11-18}" in tex
     csv = pd.read_csv(__import__("io").StringIO(table.to_csv(index=False)))
-    assert {"p_value", "ci95_low", "ci95_high", "gzs_p_value"} <= set(csv.columns)
+    assert {"p_value", "p_holm", "ci95_low", "ci95_high", "gzs_p_holm"} <= set(csv.columns)
+    # one test only: Holm = the raw p, and the dagger marks it
+    single = summarise(results, ["raw", "ours"], _per_class())
+    assert single["p_holm"][1] == pytest.approx(2 / 64)
+    assert "| `ours`† |" in markdown_table(single, "C.")
+    assert r"ours$^\dagger$ &" in latex_table(single, "C.", "tab:c")
 
 
 def test_no_generalized_results_no_second_group() -> None:
@@ -160,10 +167,11 @@ def test_tables_command_end_to_end(fake_store: tuple[Path, dict[str, str]]) -> N
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 9 and results["map_all"].max() == pytest.approx(0.33)
     md = (out / "comparison.md").read_text()
-    assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae`† | 0.220 ± 0.035 |" in md
+    assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae` | 0.220 ± 0.035 |" in md
     summary = pd.read_csv(out / "comparison.csv").set_index("row")
     assert summary.loc["raw", "p_value"] == pytest.approx(2 / 64)  # vs the reference, ours
     assert summary.loc["cvae", "p_value"] == pytest.approx(2 / 64)  # 0.15/0.05 vs 0.3: all <
+    assert list(summary["p_holm"].iloc[1:]) == pytest.approx([4 / 64, 4 / 64])  # no dagger
     assert len(pd.read_csv(out / "per_class.csv")) == 9 * 6
     assert "Δ mAP@all vs ours" in (out / "ablation.md").read_text()
     assert r"\begin{tabular}" in (out / "ablation.tex").read_text()

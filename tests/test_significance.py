@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from zsbir.experiments.significance import paired_p_values, sign_flip_test, t_interval
+from zsbir.experiments.significance import holm, paired_p_values, sign_flip_test, t_interval
 
 
 def test_four_classes_all_sixteen_sign_flips_by_hand() -> None:
@@ -85,3 +85,13 @@ def test_paired_p_values_use_common_classes_and_skip_the_reference() -> None:
     p = paired_p_values(per_class, ["ref", "x", "missing"], "ref")
     assert np.isnan(p["ref"]) and np.isnan(p["missing"])
     assert p["x"] == pytest.approx(6 / 16)  # the hand case above, class "extra" ignored
+
+
+def test_holm_by_hand() -> None:
+    # m = 3 tests (NaN = the reference, not a test): sorted 0.01, 0.03, 0.04 ->
+    # 3 x 0.01 = 0.03; max(0.03, 2 x 0.03) = 0.06; max(0.06, 1 x 0.04) = 0.06.
+    got = holm(np.array([np.nan, 0.04, 0.01, 0.03]))
+    assert np.isnan(got[0])
+    np.testing.assert_allclose(got[1:], [0.06, 0.03, 0.06])
+    np.testing.assert_allclose(holm(np.array([0.5, 0.9])), [1.0, 1.0])  # capped at 1
+    assert np.isnan(holm(np.array([np.nan]))).all() and holm(np.array([])).shape == (0,)

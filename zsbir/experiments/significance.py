@@ -14,6 +14,14 @@ enumerated exactly when n <= :data:`EXACT_MAX_CLASSES`, else estimated from ``n_
 random sign vectors drawn with ``seed``, as p = (1 + #{|T*| >= T}) / (1 + n_resamples)
 (Phipson & Smyth 2010: never 0).
 
+**Holm–Bonferroni adjustment** (Holm 1979, "A simple sequentially rejective multiple test
+procedure"): a table tests every row against its reference, m tests at once. With the m
+p-values sorted ascending, p_(1) <= ... <= p_(m), the adjusted values are
+
+    p~_(i) = min(1, max_{j <= i} (m - j + 1) p_(j)),
+
+which control the family-wise error rate at the level they are compared with.
+
 **95 % confidence interval over seeds**: mean ± t_{0.975, n-1} s / sqrt(n), s the sample
 std (ddof = 1) of the per-seed values (Student's t interval).
 """
@@ -74,6 +82,18 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
         return float("nan"), float("nan")
     half = stats.t.ppf(0.5 + level / 2, df=len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
     return float(x.mean() - half), float(x.mean() + half)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (same order as ``p_values``); NaNs are not tests and stay NaN."""
+    p = np.asarray(p_values, np.float64)  # (R,)
+    out = np.full_like(p, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))  # (m,)
+    order = tested[np.argsort(p[tested], kind="stable")]  # ascending p
+    m = len(order)
+    scaled = (m - np.arange(m)) * p[order]  # (m - j + 1) p_(j), j = 1..m
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
 
 
 def paired_p_values(

@@ -7,7 +7,8 @@ digits). ``Δ mAP@all`` is each row's mean minus the first (reference) row's mea
 ``95 % CI`` is the Student-t interval of the mAP@all mean over seeds; ``p`` the paired
 sign-flip test of the row against the reference row over the unseen classes' AP, each
 class's AP first averaged over the row's seeds (:mod:`zsbir.experiments.significance`);
-a dagger marks p < 0.05 (unadjusted for the number of rows). When the runs also scored
+``p Holm`` the same p-values Holm-adjusted over the table's rows; a dagger marks
+p Holm < 0.05. When the runs also scored
 the generalized setting (``eval.also_generalized``), a second column group ``GZS`` holds
 the same numbers for it.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from zsbir.experiments.collect import METRICS
-from zsbir.experiments.significance import paired_p_values, t_interval
+from zsbir.experiments.significance import holm, paired_p_values, t_interval
 from zsbir.schema import GZS
 from zsbir.schema import TABLE_METRICS as LABELS
 
@@ -33,7 +34,7 @@ def summarise(
     results: pd.DataFrame, rows: Sequence[str], per_class: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Per row: ``<metric>_mean``, ``<metric>_std``, ``n_seeds``, ``seeds``, ``delta_map_all``,
-    ``ci95_low``, ``ci95_high``, ``p_value`` (and the ``gzs_`` versions of all of them).
+    ``ci95_low``, ``ci95_high``, ``p_value``, ``p_holm`` (and the ``gzs_`` versions of all).
 
     ``results`` has one line per (row, seed) with the :data:`METRICS` columns (``gzs_*``
     optional); ``per_class`` one line per (row, seed, class) with ``ap`` (and ``ap_gzs``).
@@ -62,6 +63,7 @@ def summarise(
         )
         p = paired_p_values(_class_means(per_class, ap), list(rows), rows[0])
         table[f"{prefix}p_value"] = [p[r] for r in rows]
+        table[f"{prefix}p_holm"] = holm(table[f"{prefix}p_value"].to_numpy())
     return table
 
 
@@ -114,7 +116,7 @@ def _p(value: float) -> str:
 
 
 def _significant(r: pd.Series, prefix: str = "") -> bool:
-    p = r[f"{prefix}p_value"]
+    p = r[f"{prefix}p_holm"]
     return bool(not np.isnan(p) and p < ALPHA)
 
 
@@ -122,7 +124,8 @@ def _stats_note(table: pd.DataFrame) -> str:
     ref = table["row"].iloc[0]
     return (f" 95 % CI: Student-t interval of the mAP@all mean over seeds. p: two-sided "
             f"paired sign-flip test vs {ref} over the unseen classes (per-class AP averaged "
-            f"over seeds); {DAGGER} p < {ALPHA}, unadjusted.")
+            f"over seeds); p Holm: Holm-adjusted over the table's rows; {DAGGER} p Holm < "
+            f"{ALPHA}.")
 
 
 def _group_cells(table: pd.DataFrame, i: int, r: pd.Series, prefix: str, bold: str,
@@ -134,13 +137,14 @@ def _group_cells(table: pd.DataFrame, i: int, r: pd.Series, prefix: str, bold: s
         cells.append(bold.format(cell) if _best(table, prefix + m)[i] else cell)
     return cells + [_delta(r[f"{prefix}delta_map_all"], i == 0),
                     _ci(r[f"{prefix}ci95_low"], r[f"{prefix}ci95_high"]),
-                    _p(r[f"{prefix}p_value"])]
+                    _p(r[f"{prefix}p_value"]), _p(r[f"{prefix}p_holm"])]
 
 
 def markdown_table(table: pd.DataFrame, caption: str) -> str:
     """A GitHub Markdown table of :func:`summarise` output, caption first."""
     ref = table["row"].iloc[0]
-    group = [*(LABELS[m] for m in METRICS), f"Δ mAP@all vs {ref}", "95 % CI", f"p vs {ref}"]
+    group = [*(LABELS[m] for m in METRICS), f"Δ mAP@all vs {ref}", "95 % CI", f"p vs {ref}",
+             "p Holm"]
     gzs = has_gzs(table)
     header = ["", *group, "seeds", *([f"GZS {h}" for h in group] if gzs else [])]
     lines = [f"{caption} Mean ± sample std over {_seeds_note(table)} seeds; best in bold."
@@ -161,7 +165,7 @@ def latex_table(table: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs ``table`` environment of :func:`summarise` output."""
     ref = _latex_escape(str(table["row"].iloc[0]))
     group = [*(LABELS[m] for m in METRICS), rf"$\Delta$ mAP@all vs {ref}", r"95\,\% CI",
-             f"$p$ vs {ref}"]
+             f"$p$ vs {ref}", r"$p_\mathrm{Holm}$"]
     gzs = has_gzs(table)
     n = len(group)
     head = " & ".join(["Method", *group, "Seeds", *(group if gzs else [])]) + r" \\"
