@@ -73,6 +73,11 @@ def test_the_committed_paper_grid_is_valid() -> None:
     extra = load_grid(REPO / "experiments" / "paper-extra.yaml", PARAMS)
     assert extra.name != grid.name and list(extra.tables["variants"])[0] == "cvaegan"
     assert not set(extra.rows) - {"cvaegan"} & set(grid.rows)  # no variant run twice
+    for g in (grid, extra):  # no ablation/variant row repeats its table's tuned reference
+        runs = {e.row: dict(e.overrides) for e in g.experiments() if e.seed == 0}
+        ref = {k: v for k, v in runs["cvaegan"].items() if k != "ablation"}
+        for row in set(g.rows) - {"cvaegan", "raw", "semantic-regression", "twotower", "cvae"}:
+            assert {k: v for k, v in runs[row].items() if k != "ablation"} != ref, row
 
 
 def test_rows_take_tuned_params_below_their_own_and_own_seeds(tmp_path: Path) -> None:
