@@ -65,7 +65,7 @@ def test_apply_overrides_is_a_deep_copy() -> None:
 def test_the_committed_paper_grid_is_valid() -> None:
     grid = load_grid(REPO / "experiments" / "paper.yaml", PARAMS)
     comparison = ["cvaegan", "raw", "semantic-regression", "twotower", "cvae"]
-    assert len(grid.seeds) >= 3 and list(grid.tables["comparison"]) == comparison
+    assert len(grid.seeds) >= 2 and list(grid.tables["comparison"]) == comparison
     assert all(grid.seeds_of(row) == (0, 1, 2, 3, 4) for row in comparison)
     names = {e.name for e in grid.experiments()}
     assert "paper-twotower-s4" in names and "paper-no-kl-s4" not in names
