@@ -129,7 +129,7 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     figure.parent.mkdir(parents=True)
     figure.write_bytes(b"\x89PNG fake")
 
-    def log_run(row: str, seed: int, value: float | None) -> None:
+    def log_run(row: str, seed: int, value: float | None, dataset: str = "synthetic") -> None:
         per_class = tmp_path / "plots" / "per_class_ap.csv"
         per_class.parent.mkdir(exist_ok=True)
         pd.DataFrame({"class": CLASSES, "ap": _class_ap(row, seed), "n_queries": 3}).to_csv(
@@ -137,6 +137,8 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         with mlflow.start_run():
             mlflow.set_tags({"dvc_exp_name": f"fake-{row}-s{seed}", "ablation": row,
                              "mlflow.source.git.commit": "abc"})
+            mlflow.log_params({"seed": seed, "ablation": row, "data.dataset": dataset,
+                               "model.name": "cvaegan" if row == "ours" else row})
             if value is not None:
                 mlflow.set_tag("stage.evaluate", "done")
                 mlflow.log_metrics({"eval.map_all": value, "eval.p_100": value / 2,
@@ -151,6 +153,7 @@ def fake_store(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         for seed, value in enumerate(values):
             log_run(row, seed, value)
     log_run("ours", 2, None)  # a later, unfinished re-run does not replace the finished one
+    log_run("ours", 1, 0.77, dataset="other")  # a later run with other params: not this grid's
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     (tmp_path / "grid.yaml").write_text(GRID)
     return tmp_path, {**os.environ, "MLFLOW_TRACKING_URI": uri}
@@ -166,6 +169,7 @@ def test_tables_command_end_to_end(fake_store: tuple[Path, dict[str, str]]) -> N
     out = tmp_path / "reports" / "tables" / "fake"
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 9 and results["map_all"].max() == pytest.approx(0.33)
+    assert 0.77 not in set(results["map_all"])
     md = (out / "comparison.md").read_text()
     assert "| `ours` | **0.300 ± 0.030** |" in md and "| `cvae` | 0.220 ± 0.035 |" in md
     summary = pd.read_csv(out / "comparison.csv").set_index("row")

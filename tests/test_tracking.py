@@ -131,6 +131,10 @@ def test_failed_experiment_is_absent_from_tables_until_rerun(
     runs = _runs()
     assert list(runs_frame(runs, grid)["row"]) == ["ok", "fixed"]
     assert set(skipped(runs, grid)) == {"g-broken-s0"}
+    # the grid changed (ok now sets a param its run was not made with): ok no longer counts
+    changed = Grid("g", (0,), {}, {"ok": {"train.epochs": 1}, "fixed": {}}, {"t": ("ok", "fixed")})
+    assert list(runs_frame(runs, changed)["row"]) == ["fixed"]
+    assert "was made with other params (train.epochs: " in skipped(runs, changed)["g-ok-s0"]
 
 
 @pytest.mark.parametrize("fault", ["random-bytes", "unwritable"])

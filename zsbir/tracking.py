@@ -205,7 +205,7 @@ class StageTracker:
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        flat = [Param(k, _param(v)) for k, v in flatten(params).items()]
+        flat = [Param(k, param_text(v)) for k, v in flatten(params).items()]
         for i in range(0, len(flat), 100):  # MLflow's batch limit
             self._call(self._store, "log_batch", self.run_id, params=flat[i : i + 100])
 
@@ -343,5 +343,6 @@ def _default_name(params: Mapping[str, Any], key: str) -> str:
     return f"{data}-{model}-{key[:6]}"
 
 
-def _param(value: Any) -> str:
+def param_text(value: Any) -> str:
+    """A params value as MLflow stores it (lists and dicts as JSON)."""
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)

@@ -4,8 +4,10 @@ Each DVC experiment ``<grid>-<row>-s<seed>`` logs to its own MLflow run, tagged 
 ``dvc_exp_name``, ``ablation`` (= the row) and MLflow's ``mlflow.source.git.commit``.
 Only *finished* runs count (:func:`zsbir.tracking.is_finished`: the evaluate stage
 completed in the run and it did not fail); when an experiment finished more than once
-(e.g. re-run after a fix), the most recent finished run counts. Experiments without one
-are reported with the reason (:func:`skipped`).
+(e.g. re-run after a fix), the most recent finished run counts. A run counts only if its
+logged params agree with every override of its experiment, so a run of an older version
+of the grid (other tuned params, another epoch budget) never fills a cell. Experiments
+without a run that counts are reported with the reason (:func:`skipped`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from zsbir.experiments.grid import Grid
+from zsbir.experiments.grid import Experiment, Grid
 from zsbir.schema import GZS, TABLE_METRICS
-from zsbir.tracking import COMMIT_TAG, EXPERIMENT, FINAL_STAGE, is_finished
+from zsbir.tracking import COMMIT_TAG, EXPERIMENT, FINAL_STAGE, is_finished, param_text
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,8 @@ def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
         exp = wanted.get(tags.get("dvc_exp_name", ""))
         if exp is None or tags.get("ablation") != exp.row:
             continue
-        if not is_finished(run):
-            continue  # failed, or its evaluate stage has not completed in it
+        if not is_finished(run) or _other_params(run, exp):
+            continue  # failed, evaluate not completed in it, or made with other params
         records.append({
             "row": exp.row, "seed": exp.seed, "dvc_exp_name": exp.name,
             "run_id": run.info.run_id, "git_commit": tags.get(COMMIT_TAG, "unknown"),
@@ -54,19 +56,29 @@ def runs_frame(runs: list[Any], grid: Grid) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _other_params(run: Any, exp: Experiment) -> list[str]:
+    """The overrides of ``exp`` that ``run`` was not made with: ``key: logged != wanted``."""
+    params = run.data.params
+    return [f"{key}: {params.get(key)} != {param_text(value)}" for key, value in exp.overrides
+            if params.get(key) != param_text(value)]
+
+
 def skipped(runs: list[Any], grid: Grid) -> dict[str, str]:
     """Experiment name → why it has no finished run (for the experiments that have none)."""
-    finished = {r.data.tags.get("dvc_exp_name") for r in runs if is_finished(r)}
     latest: dict[str, Any] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time):
         latest[run.data.tags.get("dvc_exp_name", "")] = run
     reasons = {}
     for exp in grid.experiments():
-        if exp.name in finished:
+        mine = [r for r in runs if r.data.tags.get("dvc_exp_name") == exp.name]
+        if any(is_finished(r) and not _other_params(r, exp) for r in mine):
             continue
         run = latest.get(exp.name)
         if run is None:
             reasons[exp.name] = "no MLflow run"
+        elif is_finished(run):
+            reasons[exp.name] = (f"run {run.info.run_id} was made with other params ("
+                                 f"{'; '.join(_other_params(run, exp)[:3])})")
         elif run.info.status == "FAILED":
             running = [k.split(".", 1)[1] for k, v in run.data.tags.items()
                        if k.startswith("stage.") and v == "running"]
