@@ -1,6 +1,12 @@
-"""Parsing `dvc queue status` (recorded output of DVC 3) and skipping finished experiments."""
+"""Parsing `dvc queue status` (recorded output of DVC 3), skipping finished experiments, and
+starting the queue workers without waiting for them."""
 
 from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +47,31 @@ def test_queue_skips_finished_and_pending(monkeypatch: pytest.MonkeyPatch) -> No
     assert queued == ["paper-cvae-s0", "paper-cvae-s1"]
     assert calls[-1] == ("exp", "run", "--queue", "--name", "paper-cvae-s1", "-S", "seed=0")
     assert pending == names[1:]  # everything but the finished one is waited for
+
+FAKE_DVC = """#!/bin/sh
+# a stand-in for `dvc queue start`: leaves a long-lived worker holding its output streams
+[ "$1 $2" = "queue start" ] || exit 3
+[ "$4" = "bad" ] && { echo "no such queue" >&2; exit 1; }
+sleep 30 &
+exit 0
+"""
+
+
+@pytest.fixture()
+def fake_dvc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    exe = tmp_path / "dvc"
+    exe.write_text(FAKE_DVC)
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    return exe
+
+
+def test_start_workers_does_not_wait_for_the_workers(fake_dvc: Path) -> None:
+    began = time.monotonic()
+    q.start_workers(2)
+    assert time.monotonic() - began < 10  # the worker sleeps 30 s with the streams open
+
+
+def test_start_workers_failure_carries_dvc_message(fake_dvc: Path) -> None:
+    with pytest.raises(RuntimeError, match="no such queue"):
+        q.start_workers("bad")  # type: ignore[arg-type]  # str() passes it through to the fake

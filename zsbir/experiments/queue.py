@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 import time
 from typing import Sequence
 
@@ -27,6 +28,17 @@ def dvc(*args: str) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"dvc {' '.join(args)} failed:\n{proc.stderr.strip() or proc.stdout}")
     return proc.stdout
+
+
+def start_workers(jobs: int) -> None:
+    """``dvc queue start -j jobs``. Its workers outlive it and inherit its output streams,
+    so these go to a file, not a pipe: reading a pipe would wait for the last worker."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run(["dvc", "queue", "start", "-j", str(jobs)],
+                              stdout=subprocess.DEVNULL, stderr=err)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"dvc queue start -j {jobs} failed:\n{err.read().strip()}")
 
 
 def queue_status() -> dict[str, str]:
@@ -60,7 +72,7 @@ def run_queue(names: Sequence[str], jobs: int) -> list[str]:
     """Start ``jobs`` queue workers and wait until ``names`` finished; return the failed."""
     if not names:
         return []
-    dvc("queue", "start", "-j", str(jobs))
+    start_workers(jobs)
     with tqdm(total=len(names), desc="experiments", unit="exp") as bar:
         while True:
             status = queue_status()
