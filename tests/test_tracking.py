@@ -135,6 +135,10 @@ def test_failed_experiment_is_absent_from_tables_until_rerun(
     changed = Grid("g", (0,), {}, {"ok": {"train.epochs": 1}, "fixed": {}}, {"t": ("ok", "fixed")})
     assert list(runs_frame(runs, changed)["row"]) == ["fixed"]
     assert "was made with other params (train.epochs: " in skipped(runs, changed)["g-ok-s0"]
+    logged = runs[0].data.params  # a grid value equal to the logged one in another spelling
+    key = next(k for k, v in logged.items() if k.startswith("loss.") and "." in v)
+    same = Grid("g", (0,), {}, {"fixed": {key: int(float(logged[key]))}}, {"t": ("fixed",)})
+    assert float(logged[key]).is_integer() and list(runs_frame(runs, same)["row"]) == ["fixed"]
 
 
 @pytest.mark.parametrize("fault", ["random-bytes", "unwritable"])

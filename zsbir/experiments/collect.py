@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+import yaml
 
 from zsbir.experiments.grid import Experiment, Grid
 from zsbir.schema import GZS, TABLE_METRICS
@@ -60,7 +61,21 @@ def _other_params(run: Any, exp: Experiment) -> list[str]:
     """The overrides of ``exp`` that ``run`` was not made with: ``key: logged != wanted``."""
     params = run.data.params
     return [f"{key}: {params.get(key)} != {param_text(value)}" for key, value in exp.overrides
-            if params.get(key) != param_text(value)]
+            if not _same(params.get(key), value)]
+
+
+def _same(logged: str | None, wanted: Any) -> bool:
+    """Whether an MLflow param string holds ``wanted`` (numbers by value: 0 == 0.0)."""
+    if logged is None:
+        return False
+    if logged == param_text(wanted):
+        return True
+    try:
+        value = yaml.safe_load(logged)
+    except yaml.YAMLError:
+        return False
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, wanted))
+    return bool(numbers and float(value) == float(wanted))
 
 
 def skipped(runs: list[Any], grid: Grid) -> dict[str, str]:
