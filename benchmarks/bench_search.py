@@ -33,6 +33,7 @@ from zsbir.features.extract import extract_images
 from zsbir.retrieval.index import build_index, search
 from zsbir.search.gallery import index_folder
 from zsbir.search.retriever import Retriever
+from zsbir.search.serve_config import ServeConfig
 from zsbir.search.web import create_app, running
 
 
@@ -104,7 +105,7 @@ def bench_end_to_end(bundle: Path, data: Path, n_photos: int) -> None:
               f"extract_images {extract_ips:.1f} images/s, zsbir index {index_ips:.1f} images/s "
               f"({100 * index_ips / extract_ips:.0f} % of extraction; includes bundle load, "
               f"hashing, FAISS build)", flush=True)
-        app = create_app(Retriever.for_index(work / "index"), default_k=12)
+        app = create_app(Retriever.for_index(work / "index"), ServeConfig(k=12))
         with running(app) as url:
             def post(path: Path) -> None:
                 req = urllib.request.Request(f"{url}/api/search?k=12", data=path.read_bytes(),

@@ -16,6 +16,7 @@ from PIL import Image
 
 from zsbir.search.gallery import index_folder
 from zsbir.search.retriever import Retriever
+from zsbir.search.serve_config import ServeConfig
 from zsbir.search.web import MAX_UPLOAD_BYTES, create_app, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, search_pipeline: Path):
     (root / "secret.txt").write_text("outside the photo folder")
     index_folder(photos, bundle, root / "index")
     retriever = Retriever.for_index(root / "index")
-    with running(create_app(retriever, default_k=6)) as url:
+    with running(create_app(retriever, ServeConfig(k=6))) as url:
         yield url, retriever, search_pipeline
 
 

@@ -2,7 +2,11 @@
 
     zsbir index PHOTO_DIR --bundle models/bundle --out INDEX_DIR [--shard i/N] [--skip-unreadable]
     zsbir query SKETCH.png --index INDEX_DIR -k 10 [--json] [--sheet out.png]
-    zsbir serve --index INDEX_DIR [--host 127.0.0.1] [--port 8000]
+    zsbir serve --index INDEX_DIR [--host 127.0.0.1] [--port 8000] [--token SECRET]
+                [--batch-wait-ms 5] [--max-batch 16] [--max-queue 64] [--timeout-s 30]
+
+Every error is one line on stderr naming the file or option and the fix (exit code 2);
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from zsbir.features.images import ImageReadError
 from zsbir.io import ArtifactError
 from zsbir.search.bundle import BundleError
 
-# Errors a user can fix from the message alone: printed without a traceback (exit 2).
+# Errors a user can fix from the message alone; anything else is also one line, but
+# flagged as unexpected (exit 2 either way, --debug for the traceback).
 USER_ERRORS = (BundleError, ArtifactError, ExtractError, ImageReadError, ValueError, OSError)
 
 
@@ -33,8 +38,11 @@ def parse_shard(text: str) -> Shard:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="zsbir", description="Search photos with a sketch.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = ap.add_subparsers(dest="command", required=True)
-    ix = sub.add_parser("index", help="embed a photo folder into a searchable index")
+    ix = sub.add_parser("index", parents=[common],
+                        help="embed a photo folder into a searchable index")
     ix.add_argument("photo_dir", type=Path)
     ix.add_argument("--bundle", type=Path, default=Path("models/bundle"))
     ix.add_argument("--out", type=Path, required=True, help="index folder (created/updated)")
@@ -46,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--kind", choices=("flat", "hnsw"), default="flat",
                     help="flat: exact inner product (default); hnsw: approximate (big galleries)")
     ix.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    q = sub.add_parser("query", help="rank the indexed photos for a sketch")
+    q = sub.add_parser("query", parents=[common], help="rank the indexed photos for a sketch")
     q.add_argument("sketch", type=Path)
     q.add_argument("--index", type=Path, required=True)
     q.add_argument("-k", type=int, default=10)
@@ -54,20 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print JSON")
     q.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
     q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    s = sub.add_parser("serve", help="a local web page: draw a sketch, see the photos")
+    s = sub.add_parser("serve", parents=[common],
+                       help="a web page: draw a sketch, see the photos")
     s.add_argument("--index", type=Path, required=True)
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="anything but loopback requires --token (or ZSBIR_TOKEN)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("-k", type=int, default=12)
     s.add_argument("--bundle", type=Path, default=None)
+    s.add_argument("--token", default=None,
+                   help="required off loopback: the page and API then need it (default: "
+                        "$ZSBIR_TOKEN)")
+    s.add_argument("--batch-wait-ms", type=float, default=5.0,
+                   help="how long a search waits for others to share its forward pass")
+    s.add_argument("--max-batch", type=int, default=16, help="sketches per forward pass")
+    s.add_argument("--max-queue", type=int, default=64,
+                   help="searches in flight before new ones get 503 + Retry-After")
+    s.add_argument("--timeout-s", type=float, default=30.0, help="a slower search is a 504")
     return ap
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from zsbir.search.gallery import index_folder
 
-    summary = index_folder(args.photo_dir, args.bundle, args.out, args.shard,
-                           args.skip_unreadable, args.kind, args.device)
+    try:
+        summary = index_folder(args.photo_dir, args.bundle, args.out, args.shard,
+                               args.skip_unreadable, args.kind, args.device)
+    except ImageReadError as err:
+        raise ImageReadError(
+            f"{last_line(str(err))}; pass --skip-unreadable to index the other photos (the "
+            f"skipped files are then listed in {args.out}/index.json)"
+        ) from err
     for item in summary.get("skipped", []):
         print(f"skipped {item['path']}: {item['error']}", file=sys.stderr)
     if args.shard.count > 1:
@@ -100,10 +125,39 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from zsbir.search.serve_config import ServeConfig, resolve_token
     from zsbir.search.web import serve
 
-    serve(args.index, args.bundle, args.host, args.port, args.k)
+    config = ServeConfig.build(
+        host=args.host, port=args.port, k=args.k, batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch, max_queue=args.max_queue, timeout_s=args.timeout_s,
+        token=resolve_token(args.token),
+    )
+    serve(args.index, args.bundle, config)
     return 0
+
+
+def last_line(text: str) -> str:
+    """The error itself, without a worker's traceback that torch copies into the message.
+
+    A DataLoader worker's exception reaches the main process as ``Caught X in DataLoader
+    worker …\nOriginal Traceback …\nmodule.X: message``: keep ``message``.
+    """
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return text
+    if "Original Traceback" in text:
+        head, sep, tail = lines[-1].partition(": ")
+        return tail if sep and "." in head and " " not in head else lines[-1]
+    return " ".join(lines)
+
+
+def describe_error(err: BaseException) -> str:
+    """One line: a user error's own message; anything else named as unexpected."""
+    text = last_line(str(err)) or type(err).__name__
+    if isinstance(err, USER_ERRORS):
+        return text
+    return f"unexpected {type(err).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,8 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"index": cmd_index, "query": cmd_query, "serve": cmd_serve}
     try:
         return commands[args.command](args)
-    except USER_ERRORS as err:
-        print(f"zsbir {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"zsbir {args.command}: error: {describe_error(err)}", file=sys.stderr)
         return 2
 
 

@@ -116,12 +116,19 @@ class Retriever:
 
     def features(self, images: Sequence[ImageInput], domain: Domain) -> np.ndarray:
         """F(x) of in-memory or on-disk images: float32 (N, D_F)."""
-        tensors = [decode_image(open_image(im), domain, self.cfg.image_size) for im in images]
+        return self.forward([self.decode(im, domain) for im in images])
+
+    def decode(self, image: ImageInput, domain: Domain) -> torch.Tensor:
+        """One image as the extractor reads it: uint8 (3, S, S); unreadable → ImageReadError."""
+        return decode_image(open_image(image), domain, self.cfg.image_size)
+
+    def forward(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
+        """F of decoded images, ``features.batch_size`` at a time: float32 (N, D_F)."""
         out = np.zeros((len(tensors), self.extractor.dim), np.float32)  # (N, D_F)
         size = self.cfg.batch_size
         with torch.inference_mode(), _autocast(self.device, self.precision):
             for i in range(0, len(tensors), size):
-                x = torch.stack(tensors[i : i + size]).to(self.device)  # (B, 3, S, S) uint8
+                x = torch.stack(list(tensors[i : i + size])).to(self.device)  # (B, 3, S, S) uint8
                 x = x.contiguous(memory_format=torch.channels_last)
                 out[i : i + len(x)] = self.extractor(x).float().cpu().numpy()  # (B, D_F)
         return out
