@@ -22,7 +22,8 @@ from zsbir.search import gallery
 from zsbir.search.bundle import Bundle, BundleError, BundleInputs, load_extractor, write_bundle
 from zsbir.search.cli import main
 from zsbir.search.check import CheckInputs, check_product
-from zsbir.search.gallery import GalleryError, PhotoIndex, index_folder
+from zsbir.search.gallery import index_folder
+from zsbir.search.photo_index import GalleryError, PhotoIndex
 from zsbir.search.retriever import Retriever
 
 REPO = Path(__file__).resolve().parents[1]
@@ -295,6 +296,7 @@ def test_degenerate_sketches_get_an_answer(pipe: Path, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ FAISS index
 def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Path) -> None:
     from zsbir.retrieval.metrics import cosine_scores, l2_normalise, top_k
+    from zsbir.config import IndexSpec
     from zsbir.retrieval.index import build_index, load_index, save_index, search
 
     rng = np.random.default_rng(0)
@@ -306,7 +308,7 @@ def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Pat
     reference = cosine_scores(l2_normalise(queries), l2_normalise(gallery))  # (50, 2000)
     np.testing.assert_allclose(scores, np.sort(reference, axis=1)[:, ::-1][:, :10], atol=1e-5)
     assert (rows == top_k(queries, gallery, 10)).mean() > 0.99  # equal but for float32 near-ties
-    hnsw = build_index(gallery, "hnsw")
+    hnsw = build_index(gallery, IndexSpec("hnsw"))
     save_index(hnsw, tmp_path / "h.index")
     _, approx = search(load_index(tmp_path / "h.index"), queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, rows)])
