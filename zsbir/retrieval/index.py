@@ -52,8 +52,9 @@ def resolve_spec(spec: IndexSpec, n: int) -> IndexSpec:
     """``spec`` with ``nlist``/``nprobe`` filled in for a gallery of ``n`` vectors.
 
     Defaults (``ivf``): ``nlist = min(round(4 sqrt(n)), n // 39)`` (at least 1), so every
-    list has at least 39 training points; ``nprobe = ceil(nlist / 16)``. An ``nlist`` given
-    explicitly must leave 39 points per list; nothing falls back silently to another kind.
+    list has at least 39 training points; ``nprobe = ceil(nlist / 16)``. An ``nlist`` > 1
+    given explicitly must leave 39 points per list (one list is a full scan, fine for any
+    ``n``); nothing falls back silently to another kind. Resolving twice changes nothing.
     """
     if n < 1:
         raise IndexSizeError("cannot build an index over an empty gallery")
@@ -63,7 +64,7 @@ def resolve_spec(spec: IndexSpec, n: int) -> IndexSpec:
         nlist = max(1, min(round(IVF_LISTS_PER_SQRT_N * math.sqrt(n)), n // MIN_POINTS_PER_LIST))
     else:
         nlist = spec.nlist
-        if n < MIN_POINTS_PER_LIST * nlist:
+        if nlist > 1 and n < MIN_POINTS_PER_LIST * nlist:  # one list: a full scan, any n
             raise IndexSizeError(
                 f"a gallery of {n} vectors is too small for ivf with nlist={nlist} (needs >= "
                 f"{MIN_POINTS_PER_LIST * nlist}, {MIN_POINTS_PER_LIST} per list); give "
@@ -100,6 +101,7 @@ def build_index(vectors: np.ndarray, spec: IndexSpec = IndexSpec(), seed: int = 
         sample = x[np.sort(rng.choice(n, size, replace=False))]  # (S, D)
         index.cp.seed = derive(seed, "index", "kmeans") % 2**31
         index.cp.max_points_per_centroid = IVF_TRAIN_PER_LIST  # FAISS subsamples no further
+        index.cp.min_points_per_centroid = 1  # resolve_spec enforced 39 (or a single list)
         index.train(sample)
     else:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
