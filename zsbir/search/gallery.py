@@ -197,11 +197,11 @@ def index_folder(
                for i, h in enumerate(hashes) if h not in vectors]
     if not keep:
         raise GalleryError(f"{photo_dir}: none of the {len(paths)} images could be read")
+    spec = resolve_spec(spec, len(keep))  # before any write: a too-small gallery changes nothing
     matrix = np.stack([vectors[hashes[i]] for i in keep]).astype(np.float32)  # (N, E)
     table = {"path": pa_strings([paths[i] for i in keep]),
              "sha256": pa_strings([hashes[i] for i in keep])}
     io.write_vectors(out / TABLE, matrix, table)
-    spec = resolve_spec(spec, len(matrix))
     save_index(build_index(matrix, spec, retriever.bundle.seed), out / FAISS)
     meta = {
         "format": FORMAT,
