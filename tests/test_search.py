@@ -22,7 +22,8 @@ from zsbir.search import gallery
 from zsbir.search.bundle import Bundle, BundleError, BundleInputs, load_extractor, write_bundle
 from zsbir.search.cli import main
 from zsbir.search.check import CheckInputs, check_product
-from zsbir.search.gallery import GalleryError, PhotoIndex, index_folder
+from zsbir.search.gallery import index_folder
+from zsbir.search.photo_index import GalleryError, PhotoIndex
 from zsbir.search.retriever import Retriever
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,6 +280,41 @@ def test_query_cli_json_and_sheet_match_the_api(
         assert sheet.width > 5 * 160 and sheet.height > 160
 
 
+def test_index_kinds_sq8_and_ivf_end_to_end_then_query(
+    pipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    _photos(pipe, photos, 6)
+    bundle = str(pipe / "models/bundle")
+    sketch = str(sorted((pipe / "data/raw/synthetic/sketch").rglob("*.png"))[0])
+    results = {}
+    for kind, extra in (("flat", []), ("sq8", []), ("ivf", ["--nprobe", "1"])):
+        out = str(tmp_path / kind)
+        code, _, err = _cli(capsys, "index", str(photos), "--bundle", bundle, "--out", out,
+                            "--kind", kind, *extra)
+        assert code == 0, err
+        meta = json.loads((tmp_path / kind / "index.json").read_text())
+        assert meta["kind"] == kind
+        code, printed, err = _cli(capsys, "query", sketch, "--index", out, "-k", "6", "--json")
+        assert code == 0, err
+        results[kind] = json.loads(printed)["results"]
+    assert meta["index_params"] == {"kind": "ivf", "nlist": 1, "nprobe": 1}  # 6 photos: 1 list
+    assert PhotoIndex.load(tmp_path / "ivf").faiss_index.nprobe == 1
+    paths = {kind: [r["path"] for r in rows] for kind, rows in results.items()}
+    assert paths["ivf"] == paths["flat"]  # one list probed = all of it: exact
+    assert sorted(paths["sq8"]) == sorted(paths["flat"])
+    np.testing.assert_allclose([r["score"] for r in results["sq8"]],
+                               [r["score"] for r in results["flat"]], atol=2e-2)
+    code, _, err = _cli(capsys, "index", str(photos), "--bundle", bundle, "--out",
+                        str(tmp_path / "flat"), "--kind", "ivf", "--nlist", "2")
+    assert code == 2 and "6 vectors is too small for ivf with nlist=2" in err
+    assert "Traceback" not in err
+    assert PhotoIndex.load(tmp_path / "flat").meta["kind"] == "flat"  # left as it was
+    code, _, err = _cli(capsys, "index", str(photos), "--bundle", bundle, "--out",
+                        str(tmp_path / "bad"), "--kind", "sq8", "--nprobe", "4")
+    assert code == 2 and "apply to kind 'ivf' only" in err
+
+
 def test_degenerate_sketches_get_an_answer(pipe: Path, tmp_path: Path) -> None:
     photos = tmp_path / "photos"
     _photos(pipe, photos, 4)
@@ -295,6 +331,7 @@ def test_degenerate_sketches_get_an_answer(pipe: Path, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ FAISS index
 def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Path) -> None:
     from zsbir.retrieval.metrics import cosine_scores, l2_normalise, top_k
+    from zsbir.config import IndexSpec
     from zsbir.retrieval.index import build_index, load_index, save_index, search
 
     rng = np.random.default_rng(0)
@@ -306,7 +343,7 @@ def test_flat_index_ranks_like_the_metrics_cosine_and_hnsw_recalls(tmp_path: Pat
     reference = cosine_scores(l2_normalise(queries), l2_normalise(gallery))  # (50, 2000)
     np.testing.assert_allclose(scores, np.sort(reference, axis=1)[:, ::-1][:, :10], atol=1e-5)
     assert (rows == top_k(queries, gallery, 10)).mean() > 0.99  # equal but for float32 near-ties
-    hnsw = build_index(gallery, "hnsw")
+    hnsw = build_index(gallery, IndexSpec("hnsw"))
     save_index(hnsw, tmp_path / "h.index")
     _, approx = search(load_index(tmp_path / "h.index"), queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, rows)])

@@ -229,6 +229,35 @@ class EvalConfig:
     also_generalized: bool = False
 
 
+# ---------------------------------------------------------------------------- index
+@dataclass(frozen=True)
+class IndexSpec:
+    """The FAISS index of ``zsbir index --kind/--nlist/--nprobe`` (:mod:`zsbir.retrieval.index`).
+
+    Not a ``params.yaml`` section: the CLI builds it. ``nlist``/``nprobe`` apply to ``ivf``
+    only; ``None`` takes the size-dependent default of
+    :func:`zsbir.retrieval.index.resolve_spec`. Checked on construction, like a params key.
+    """
+
+    kind: Literal["flat", "sq8", "ivf", "hnsw"] = "flat"
+    nlist: Annotated[int, Ge(1)] | None = None  # inverted lists (k-means cells)
+    nprobe: Annotated[int, Ge(1)] | None = None  # lists scanned per query
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self), include_extras=True)
+        for f in dataclasses.fields(self):
+            value, tp = getattr(self, f.name), hints[f.name]
+            if value is not None and get_origin(tp) in (Union, types.UnionType):
+                tp = next(a for a in get_args(tp) if a is not type(None))  # Optional[X] → X
+            _coerce(tp, value, f"index.{f.name}")
+        if self.kind != "ivf" and (self.nlist is not None or self.nprobe is not None):
+            raise ConfigError(f"index.nlist/nprobe apply to kind 'ivf' only, not {self.kind!r}")
+        if self.nlist is not None and self.nprobe is not None and self.nprobe > self.nlist:
+            raise ConfigError(
+                f"index.nprobe must be <= index.nlist ({self.nlist}), got {self.nprobe}"
+            )
+
+
 @dataclass(frozen=True)
 class Params:
     """The whole of ``params.yaml``."""

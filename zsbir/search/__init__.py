@@ -3,6 +3,8 @@
 * :mod:`zsbir.search.bundle` — ``models/bundle/``, everything that turns a raw image into
   its retrieval embedding (written by the ``package`` stage);
 * :mod:`zsbir.search.retriever` — :class:`~zsbir.search.retriever.Retriever`, the Python API;
+* :mod:`zsbir.search.photo_index` — an index folder opened for search
+  (:class:`~zsbir.search.photo_index.PhotoIndex`, :class:`~zsbir.search.photo_index.Hit`);
 * :mod:`zsbir.search.gallery` — ``zsbir index``: a photo folder → a searchable index;
 * :mod:`zsbir.search.cli` — the ``zsbir`` console command (index, query, serve).
 

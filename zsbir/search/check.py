@@ -31,7 +31,8 @@ from zsbir import io
 from zsbir.embed import select_items
 from zsbir.retrieval.metrics import threshold_precision, tied_average_precision
 from zsbir.search.gallery import index_folder
-from zsbir.search.retriever import Hit, Retriever
+from zsbir.search.photo_index import Hit
+from zsbir.search.retriever import Retriever
 
 log = logging.getLogger(__name__)
 

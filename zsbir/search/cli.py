@@ -1,6 +1,7 @@
 """The ``zsbir`` command: ``index`` a photo folder, ``query`` it with a sketch, ``serve`` a page.
 
     zsbir index PHOTO_DIR --bundle models/bundle --out INDEX_DIR [--shard i/N] [--skip-unreadable]
+                [--kind flat|sq8|ivf|hnsw] [--nlist L] [--nprobe P]
     zsbir query SKETCH.png --index INDEX_DIR -k 10 [--json] [--sheet out.png]
     zsbir serve --index INDEX_DIR [--host 127.0.0.1] [--port 8000] [--token SECRET]
                 [--batch-wait-ms 5] [--max-batch 16] [--max-queue 64] [--timeout-s 30]
@@ -15,6 +16,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,7 @@ from pathlib import Path
 from zsbir.features.extract import ExtractError, Shard
 from zsbir.features.images import ImageReadError
 from zsbir.io import ArtifactError
+from zsbir.retrieval.index import KINDS
 from zsbir.search.bundle import BundleError
 
 # Errors a user can fix from the message alone; anything else is also one line, but
@@ -51,8 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "to merge); 'env' under torchrun")
     ix.add_argument("--skip-unreadable", action="store_true",
                     help="skip files that cannot be decoded (listed in OUT/index.json)")
-    ix.add_argument("--kind", choices=("flat", "hnsw"), default="flat",
-                    help="flat: exact inner product (default); hnsw: approximate (big galleries)")
+    ix.add_argument("--kind", choices=KINDS, default="flat",
+                    help="flat: exact (default); sq8: 8-bit codes, a quarter of the memory, "
+                         "near-exact; ivf: k-means cells, scans nprobe of nlist; hnsw: graph")
+    ix.add_argument("--nlist", type=int, default=None,
+                    help="ivf: number of cells (default: 4 sqrt(N), >= 39 photos a cell)")
+    ix.add_argument("--nprobe", type=int, default=None,
+                    help="ivf: cells scanned per query (default: nlist / 16; nlist = exact)")
     ix.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     q = sub.add_parser("query", parents=[common], help="rank the indexed photos for a sketch")
     q.add_argument("sketch", type=Path)
@@ -83,11 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from zsbir.config import ConfigError, IndexSpec
     from zsbir.search.gallery import index_folder
 
     try:
+        spec = IndexSpec(args.kind, args.nlist, args.nprobe)
+    except ConfigError as err:  # name the flag, not the dataclass field
+        raise ConfigError(re.sub(r"index\.(\w+)", r"--\1", str(err))) from None
+    try:
         summary = index_folder(args.photo_dir, args.bundle, args.out, args.shard,
-                               args.skip_unreadable, args.kind, args.device)
+                               args.skip_unreadable, spec, args.device)
     except ImageReadError as err:
         raise ImageReadError(
             f"{last_line(str(err))}; pass --skip-unreadable to index the other photos (the "

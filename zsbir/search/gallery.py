@@ -1,8 +1,9 @@
-"""``zsbir index``: a photo folder → a searchable index folder (:class:`PhotoIndex`).
+"""``zsbir index``: a photo folder → a searchable index folder (read by :mod:`.photo_index`).
 
 ``INDEX_DIR/`` holds::
 
-    index.json      format, bundle fingerprint and path, photo folder, kind, count, dim,
+    index.json      format, bundle fingerprint and path, photo folder, kind and
+                    index_params (IndexSpec: kind, nlist, nprobe), count, dim,
                     skipped (unreadable) files, sha256 of photos.parquet
     photos.parquet  path (relative to the photo folder, POSIX), sha256 of the file, vector
     faiss.index     FAISS index over the vectors (zsbir.retrieval.index), row i = table row i
@@ -25,7 +26,6 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,68 +35,25 @@ from tqdm.auto import tqdm
 
 from zsbir import io
 from zsbir.features.extract import Shard
-from zsbir.retrieval.index import build_index, load_index, save_index, search
+from zsbir.config import IndexSpec, to_dict
+from zsbir.retrieval.index import build_index, resolve_spec, save_index
 from zsbir.search.bundle import sha256_file
-from zsbir.search.retriever import Hit, Retriever
+from zsbir.search.photo_index import (
+    FAISS,
+    FORMAT,
+    META,
+    PARTS,
+    TABLE,
+    GalleryError,
+    check_fingerprint,
+    read_meta,
+)
+from zsbir.search.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
-FORMAT = "zsbir-index-v1"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
-META, TABLE, FAISS, PARTS = "index.json", "photos.parquet", "faiss.index", "parts"
 CHUNK = 256  # images embedded (and checkpointed to parts/) at a time
-
-
-class GalleryError(ValueError):
-    """Bad photo folder or index folder; the message names it and says the fix."""
-
-
-@dataclass(frozen=True)
-class PhotoIndex:
-    """A loaded index folder: table rows (path, sha256), vectors and the FAISS index."""
-
-    root: Path
-    meta: dict[str, Any]
-    table: pd.DataFrame
-    vectors: np.ndarray  # (N, E) float32
-    faiss_index: Any
-
-    @property
-    def photo_root(self) -> Path:
-        return Path(self.meta["photo_root"])
-
-    @classmethod
-    def load(cls, root: str | Path, fingerprint: str | None = None) -> PhotoIndex:
-        """Open ``root``; with ``fingerprint``, refuse an index built by another bundle."""
-        root = Path(root)
-        meta = read_meta(root)
-        if meta is None:
-            raise GalleryError(f"{root}: not a zsbir index (no {META}); run `zsbir index`")
-        check_fingerprint(root, meta["bundle_fingerprint"], fingerprint)
-        if sha256_file(root / TABLE) != meta["table_sha256"]:
-            raise GalleryError(f"{root / TABLE}: content differs from {META}; re-run `zsbir index`")
-        table, vectors = io.read_vectors(root / TABLE)
-        index = load_index(root / FAISS)
-        if index.ntotal != len(table):
-            raise GalleryError(f"{root}: {FAISS} holds {index.ntotal} rows, {TABLE} {len(table)}")
-        return cls(root, meta, table, vectors, index)
-
-    def rank(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        """Top ``k`` photos of each query embedding (Q, E), best first."""
-        scores, rows = search(self.faiss_index, queries, k)  # (Q, k), (Q, k)
-        paths = self.table["path"].to_numpy()
-        return [
-            [Hit(r + 1, float(s), str(paths[i])) for r, (s, i) in enumerate(zip(srow, irow))
-             if i >= 0]  # FAISS pads with -1 when fewer than k
-            for srow, irow in zip(scores, rows)
-        ]
-
-    def file(self, path: str) -> Path:
-        """The file of an indexed ``path``; anything not in the table is refused."""
-        hits = self.table.index[self.table["path"] == path]
-        if len(hits) == 0:
-            raise KeyError(path)
-        return self.photo_root / str(self.table["path"].iloc[hits[0]])
 
 
 # ------------------------------------------------------------------------ scanning
@@ -122,27 +79,6 @@ def find_images(photo_dir: Path, exclude: Path | None = None) -> list[str]:
 def hash_files(photo_dir: Path, paths: list[str]) -> list[str]:
     """SHA-256 of each file's content."""
     return [sha256_file(photo_dir / p) for p in tqdm(paths, desc="hash photos", unit="file")]
-
-
-# ------------------------------------------------------------------ index metadata
-def read_meta(root: Path) -> dict[str, Any] | None:
-    """``index.json`` of ``root`` (None when absent); a foreign format is an error."""
-    path = root / META
-    if not path.is_file():
-        return None
-    meta = io.read_json(path)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise GalleryError(f"{path}: not a {FORMAT} index file")
-    return meta
-
-
-def check_fingerprint(root: Path, found: str, expected: str | None) -> None:
-    """Refuse an index (or its parts) made by a bundle other than ``expected``."""
-    if expected is not None and found != expected:
-        raise GalleryError(
-            f"{root}: this index was built by bundle {found[:12]}…, not by the bundle given "
-            f"({expected[:12]}…); query it with its own bundle or index into a new --out folder"
-        )
 
 
 # ------------------------------------------------------------------------- parts
@@ -212,10 +148,14 @@ def index_folder(
     out: str | Path,
     shard: Shard = Shard(),
     skip_unreadable: bool = False,
-    kind: str = "flat",
+    spec: IndexSpec = IndexSpec(),
     device: str = "auto",
 ) -> dict[str, Any]:
     """Index (or update the index of) ``photo_dir`` into ``out``; returns a summary.
+
+    ``spec`` picks the FAISS index kind (:mod:`zsbir.retrieval.index`); its resolved
+    ``nlist``/``nprobe`` go to ``index.json`` (``index_params``). An ``ivf`` index trains on
+    a sample seeded by the bundle's seed.
 
     With ``shard.count > 1`` only this shard's share of the missing content is embedded
     into ``out/parts/`` (no index is written); run once more without a shard to merge.
@@ -257,17 +197,19 @@ def index_folder(
                for i, h in enumerate(hashes) if h not in vectors]
     if not keep:
         raise GalleryError(f"{photo_dir}: none of the {len(paths)} images could be read")
+    spec = resolve_spec(spec, len(keep))  # before any write: a too-small gallery changes nothing
     matrix = np.stack([vectors[hashes[i]] for i in keep]).astype(np.float32)  # (N, E)
     table = {"path": pa_strings([paths[i] for i in keep]),
              "sha256": pa_strings([hashes[i] for i in keep])}
     io.write_vectors(out / TABLE, matrix, table)
-    save_index(build_index(matrix, kind), out / FAISS)
+    save_index(build_index(matrix, spec, retriever.bundle.seed), out / FAISS)
     meta = {
         "format": FORMAT,
         "bundle_fingerprint": fingerprint,
         "bundle": str(Path(bundle).resolve()),
         "photo_root": str(photo_dir.resolve()),
-        "kind": kind,
+        "kind": spec.kind,
+        "index_params": to_dict(spec),
         "count": len(keep),
         "dim": int(matrix.shape[1]),
         "skipped": skipped,

@@ -16,7 +16,6 @@ import dataclasses
 import io as _io
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +35,12 @@ from zsbir.features.vgg import VGGFeatures
 from zsbir.models.factory import load_model
 from zsbir.models.base import embed_in_chunks
 from zsbir.search.bundle import MODEL, PCA, Bundle, load_extractor, read_bundle
+from zsbir.search.photo_index import GalleryError, Hit, PhotoIndex, read_meta
 from zsbir.seed import derive
 
 log = logging.getLogger(__name__)
 
 ImageInput = str | Path | bytes | Image.Image
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A search result: ``path`` relative to the indexed folder, cosine ``score``, ``rank`` >= 1."""
-
-    rank: int
-    score: float
-    path: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "score": self.score, "path": self.path}
 
 
 def open_image(image: ImageInput) -> str | Path | _io.BytesIO:
@@ -90,8 +78,6 @@ class Retriever:
         """Open ``bundle`` (verified) and, if given, the photo index folder ``index``."""
         retriever = cls(read_bundle(bundle), device)
         if index is not None:
-            from zsbir.search.gallery import PhotoIndex
-
             retriever.index = PhotoIndex.load(index, retriever.bundle.fingerprint)
         return retriever
 
@@ -100,8 +86,6 @@ class Retriever:
         cls, index: str | Path, bundle: str | Path | None = None, device: str = "auto"
     ) -> Retriever:
         """Open the index folder ``index`` with its own bundle (or ``bundle``, if compatible)."""
-        from zsbir.search.gallery import GalleryError, read_meta
-
         meta = read_meta(Path(index))
         if meta is None:
             raise GalleryError(f"{index}: not a zsbir index (no index.json); run `zsbir index`")

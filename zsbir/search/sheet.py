@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from zsbir import io
-from zsbir.search.retriever import Hit
+from zsbir.search.photo_index import Hit
 
 TILE = 160
 CAPTION = 18
