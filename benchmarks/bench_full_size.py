@@ -10,13 +10,14 @@ the largest process: DVC's own hashing included). Then ``dvc status`` and a no-o
 ``dvc repro``, timed, and extraction at 224 px on ``--probe`` of the generated images
 (images/s, projected to the whole dataset).
 
-``quickdraw`` mode: a manifest with QuickDraw-Extended's counts (``tables/quickdraw.tsv``:
+``quickdraw`` (and ``sketchy-tables``, the same at Sketchy-Extended's counts) mode: a manifest with QuickDraw-Extended's counts (``tables/quickdraw.tsv``:
 110 classes; no images), class-structured random 1,280-d features written straight into
 ``data/features``, then ``stages/{split,pca,train,embed,evaluate}.py`` run directly (not
 through DVC: there are no images to download or extract), each under ``/usr/bin/time -v``.
 
     python benchmarks/bench_full_size.py sketchy --workdir /work/rehearse-run
     python benchmarks/bench_full_size.py quickdraw --workdir /work/rehearse-qd
+    python benchmarks/bench_full_size.py sketchy-tables --workdir /work/rehearse-st
     python benchmarks/bench_full_size.py sketchy --workdir /tmp/smoke --smoke   # synthetic, tiny
 
 Wall times depend on the machine's load; RSS and disk sizes do not.
@@ -82,6 +83,19 @@ def stage_outs(workdir: Path) -> dict[str, list[Path]]:
     return out
 
 
+def set_params(workdir: Path, params: dict[str, dict]) -> None:
+    """Overwrite ``section.key`` values of ``workdir/params.yaml`` (dotted keys allowed)."""
+    doc = yaml.safe_load((workdir / "params.yaml").read_text())
+    for section, values in params.items():
+        for key, value in values.items():
+            node = doc
+            *head, last = f"{section}.{key}".split(".")
+            for h in head:
+                node = node[h]
+            node[last] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
 def make_workspace(workdir: Path, params: dict[str, dict]) -> dict[str, str]:
     """Copy the tracked files of this checkout to ``workdir`` as a fresh git + DVC workspace."""
     if workdir.exists():
@@ -92,15 +106,7 @@ def make_workspace(workdir: Path, params: dict[str, dict]) -> dict[str, str]:
         if src.is_file():
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, workdir / rel)
-    doc = yaml.safe_load((workdir / "params.yaml").read_text())
-    for section, values in params.items():
-        for key, value in values.items():
-            node = doc
-            *head, last = f"{section}.{key}".split(".")
-            for h in head:
-                node = node[h]
-            node[last] = value
-    (workdir / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    set_params(workdir, params)
     (workdir / "dvc.lock").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(workdir), "ZSBIR_FEATURE_CACHE": "off",
            "GIT_AUTHOR_NAME": "bench",
@@ -181,40 +187,53 @@ def run_sketchy(args: argparse.Namespace) -> None:
     print(f"disk: workspace {du([workdir]):.0f} MiB, cache {du([Path(f'{workdir}-cache')]):.0f} MiB")
 
 
-def quickdraw_manifest(seed: int) -> "object":
-    """Manifest rows with QuickDraw-Extended's counts (no files): 110 classes, ids and paths."""
-    import pandas as pd
+def table_manifest(counts: str, scale: float = 1.0) -> "pd.DataFrame":
+    """Manifest rows (no files) with ``counts``' numbers of items, times ``scale``.
 
+    ``sketchy``: the sketchy-synthetic plan (125 classes, Sketchy-Extended's counts, sketches
+    paired with photos); ``quickdraw``: ``tables/quickdraw.tsv`` (110 classes, unpaired).
+    """
     from zsbir.data.acquire.counts import read_expected
+    from zsbir.data.datasets.sketchy_synthetic import plan, spread
     from zsbir.schema import item_id, make_manifest
 
-    expected = read_expected(REPO / "zsbir/data/datasets/tables/quickdraw.tsv")
     rows = []
-    for group, domain, ext in (("photo", "photo", ".jpg"), ("sketch", "sketch", ".png")):
-        total = expected.totals[group].n
-        n = len(expected.classes)
-        base, extra = divmod(total, n)
-        for c, name in enumerate(expected.classes):
-            for i in range(base + (c < extra)):
+    if counts == "sketchy":
+        for entry in plan():
+            n_photos = max(1, round(len(entry.sketches) * scale))
+            for pi, k in enumerate(entry.sketches[:n_photos]):
+                stem = f"{entry.cls.wnid}_{pi + 1}"
+                pid = item_id("photo", entry.name, stem)
+                rows.append({"id": pid, "path": f"photo/{entry.name}/{stem}.jpg", "domain": "photo",
+                             "wnid": entry.cls.wnid, "pair_id": None, "class": entry.name})
+                n_sketches = k if scale >= 1 or k == 0 else max(1, round(k * scale))
+                for j in range(n_sketches):
+                    sk = f"{stem}-{j + 1}"
+                    rows.append({"id": item_id("sketch", entry.name, sk), "class": entry.name,
+                                 "path": f"sketch/{entry.name}/{sk}.png", "domain": "sketch",
+                                 "wnid": entry.cls.wnid, "pair_id": pid})
+        return make_manifest(rows)
+    expected = read_expected(REPO / "zsbir/data/datasets/tables/quickdraw.tsv")
+    for group, ext in (("photo", ".jpg"), ("sketch", ".png")):
+        per_class = spread(round(expected.totals[group].n * scale), len(expected.classes))
+        for name, n in zip(expected.classes, per_class):
+            for i in range(n):
                 stem = f"{name}_{i}"
-                rows.append({"id": item_id(domain, name, stem), "path": f"{domain}/{name}/{stem}{ext}",
-                             "domain": domain, "wnid": None, "pair_id": None, "class": name})
+                rows.append({"id": item_id(group, name, stem), "path": f"{group}/{name}/{stem}{ext}",
+                             "domain": group, "wnid": None, "pair_id": None, "class": name})
     return make_manifest(rows)
 
 
-def run_quickdraw(args: argparse.Namespace) -> None:
-    workdir = args.workdir.resolve()
-    env = make_workspace(workdir, {
-        "data": {"dataset": "quickdraw"}, "split": {"method": "published"},
-        "train": {"epochs": args.epochs, "patience": args.epochs},
-        "eval": {"n_figure_queries": 0, "n_case_classes": 0, "tsne": False},
-    })
+def write_tables(workdir: Path, counts: str, scale: float = 1.0) -> int:
+    """``data/manifest.parquet`` and class-structured random 1,280-d ``data/features``
+    (class centre + noise); returns the number of items."""
     sys.path.insert(0, str(REPO))
     from zsbir import io
 
-    manifest = quickdraw_manifest(0)
+    manifest = table_manifest(counts, scale)
     io.write_table(manifest, workdir / "data/manifest.parquet")
-    (workdir / "data/raw/quickdraw").mkdir(parents=True)
+    dataset = "sketchy-synthetic" if counts == "sketchy" else "quickdraw"
+    (workdir / "data/raw" / dataset).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     classes = sorted(manifest["class"].unique())
     centres = rng.standard_normal((len(classes), 1280)).astype(np.float32)  # (C, 1280)
@@ -223,13 +242,31 @@ def run_quickdraw(args: argparse.Namespace) -> None:
         rows = manifest[manifest["domain"] == domain]
         idx = code[rows.index.to_numpy()]
         x = np.empty((len(rows), 1280), dtype=np.float32)  # (N_d, 1280)
-        for lo in range(0, len(rows), 65536):  # class centre + noise, in chunks
+        for lo in range(0, len(rows), 65536):  # in chunks: no float64 (N, 1280) temporary
             hi = min(lo + 65536, len(rows))
-            x[lo:hi] = centres[idx[lo:hi]] + 2.0 * rng.standard_normal((hi - lo, 1280),
-                                                                         dtype=np.float32)
+            noise = rng.standard_normal((hi - lo, 1280), dtype=np.float32)
+            x[lo:hi] = centres[idx[lo:hi]] + 2.0 * noise
         io.write_vectors(workdir / f"data/features/{domain}.parquet", x,
                          {"id": rows["id"].to_numpy()})
         del x
+    return len(manifest)
+
+
+def tables_params(counts: str, epochs: int) -> dict[str, dict]:
+    """Params of a workspace whose features are written by :func:`write_tables`."""
+    dataset = "sketchy-synthetic" if counts == "sketchy" else "quickdraw"
+    return {
+        "data": {"dataset": dataset}, "split": {"method": "published"},
+        "train": {"epochs": epochs, "patience": epochs},
+        "eval": {"n_figure_queries": 0, "n_case_classes": 0, "tsne": False},
+    }
+
+
+def run_tables(args: argparse.Namespace) -> None:
+    counts = "quickdraw" if args.mode == "quickdraw" else "sketchy"
+    workdir = args.workdir.resolve()
+    env = make_workspace(workdir, tables_params(counts, args.epochs))
+    n_items = write_tables(workdir, counts, args.scale)
     outs = stage_outs(workdir)
     rows_out = []
     for name in QD_STAGES:
@@ -237,7 +274,8 @@ def run_quickdraw(args: argparse.Namespace) -> None:
         rows_out.append((name, wall, rss, du(outs.get(name, []))))
         print(f"{name}: {wall:.1f} s, {rss:.2f} GiB, {rows_out[-1][3]:.1f} MiB", flush=True)
     print()
-    print(f"QuickDraw-Extended size ({len(manifest)} items): features of the right shape "
+    size = "QuickDraw-Extended" if counts == "quickdraw" else "Sketchy-Extended"
+    print(f"{size} size ({n_items} items): features of the right shape "
           f"(1,280-d, random class-structured) written straight into data/features; "
           f"stages run directly, not through DVC; train.epochs {args.epochs}")
     print(table(rows_out, ""))
@@ -245,14 +283,15 @@ def run_quickdraw(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["sketchy", "quickdraw"])
+    ap.add_argument("mode", choices=["sketchy", "sketchy-tables", "quickdraw"])
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--size", type=int, default=32, help="px of drawing and extraction")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--probe", type=int, default=64, help="images timed at 224 px (0: skip)")
-    ap.add_argument("--smoke", action="store_true", help="tiny synthetic dataset instead")
+    ap.add_argument("--smoke", action="store_true", help="sketchy: tiny synthetic dataset instead")
+    ap.add_argument("--scale", type=float, default=1.0, help="quickdraw: fraction of the counts")
     args = ap.parse_args()
-    (run_sketchy if args.mode == "sketchy" else run_quickdraw)(args)
+    (run_sketchy if args.mode == "sketchy" else run_tables)(args)
 
 
 if __name__ == "__main__":
