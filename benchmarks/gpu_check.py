@@ -156,7 +156,8 @@ def time_train(
             data,
             model_cfg=ModelConfig(name=name),
             loss_cfg=LossConfig(),
-            train_cfg=TrainConfig(epochs=1, patience=1, device=device, threads=0),
+            train_cfg=TrainConfig(epochs=1, patience=1, device=device,
+                                  threads=0 if device == "cuda" else 1),
             eval_cfg=EvalConfig(),
             seed=seed,
             paths=paths,
@@ -208,7 +209,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.cpu_smoke:
-        device_name, scale, dim, n_images, size = "cpu", 0.01, 16, 32, 64
+        device_name, scale, dim, n_images, size = "cpu", 0.002, 16, 32, 64
         precisions: tuple[str, ...] = ("fp32", "bf16")
     else:
         if not torch.cuda.is_available():
