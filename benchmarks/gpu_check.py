@@ -29,6 +29,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from zsbir.features.weights import build_extractor
 from zsbir.retrieval.metrics import retrieval_metrics
 from zsbir.search.bundle import BundleInputs, write_bundle
 from zsbir.search.gallery import index_folder
+from zsbir.split.assign import assign_items
 from zsbir.split.published import published_unseen
 from zsbir.train.data import TrainData, build_training_data
 from zsbir.train.loop import FitPaths, fit
@@ -79,23 +81,23 @@ def rehearsal_tables(
            pd.DataFrame]:
     """``(split, class_meta, x_sem (C, S), features {domain: (meta, (N, dim))}, manifest)``.
 
-    Sketchy-21 split (unseen classes: test; seen: the first ``VAL_FRACTION`` of each class's
-    photos and their sketches val, the rest train); feature = class centre + noise.
+    Sketchy-21 split by the split stage's own :func:`assign_items` (unseen classes: test;
+    seen: a seeded ``VAL_FRACTION`` of each class's photos and their sketches val, the rest
+    train); feature = class centre + noise.
     """
     rng = np.random.default_rng(seed)
     unseen = set(published_unseen("sketchy-21"))
     counts = rehearsal_counts(scale)
     names = [name for name, _ in counts]
     centres = rng.standard_normal((len(names), dim)).astype(np.float32)  # (C, dim)
-    rows: list[tuple[str, str, str, str, str | None, int]] = []
+    rows: list[tuple[str, str, str, str | None, int]] = []
     for c, (name, per_photo) in enumerate(counts):
-        n_val = round(len(per_photo) * VAL_FRACTION) if name not in unseen else 0
         for p, k in enumerate(per_photo):
-            part = "test" if name in unseen else ("val" if p < n_val else "train")
             pid = f"photo/{name}/{p}"
-            rows.append((pid, "photo", name, part, None, c))
-            rows += [(f"sketch/{name}/{p}-{j}", "sketch", name, part, pid, c) for j in range(k)]
-    table = pd.DataFrame(rows, columns=["id", "domain", "class", "split", "pair_id", "code"])
+            rows.append((pid, "photo", name, None, c))
+            rows += [(f"sketch/{name}/{p}-{j}", "sketch", name, pid, c) for j in range(k)]
+    table = pd.DataFrame(rows, columns=["id", "domain", "class", "pair_id", "code"])
+    split = assign_items(table, unseen, VAL_FRACTION, seed)
     features = {}
     for domain in ("photo", "sketch"):
         part = table[table["domain"] == domain].reset_index(drop=True)
@@ -106,12 +108,11 @@ def rehearsal_tables(
     class_meta = pd.DataFrame(
         {"class": names, "split": ["unseen" if n in unseen else "seen" for n in names]}
     )
-    split = table[["id", "domain", "class", "split"]]
     return split, class_meta, x_sem, features, table[["id", "pair_id"]]
 
 
 @contextlib.contextmanager
-def fp16_autocast(device: torch.device):
+def fp16_autocast(device: torch.device) -> Iterator[None]:
     """fp16 autocast around an fp32 :func:`extract_images` call (the engine has no fp16)."""
     with torch.autocast(device_type=device.type, dtype=torch.float16):
         yield
