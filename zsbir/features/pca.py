@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 Features = dict[str, tuple[pd.DataFrame, np.ndarray]]  # domain -> (meta with id, (N, D))
 SVD_MAX_CELLS = 2**24  # train rows x D up to which the thin SVD is taken (128 MiB float64)
-CHUNK_ROWS = 65536  # rows per chunk of the covariance and of transforms
+CHUNK_ROWS = 8192  # rows per chunk of the covariance and of transforms (64 MiB float64 at D=1280)
 
 
 class PCAError(ValueError):
@@ -59,8 +59,9 @@ class PCAModel:
         """
         out = np.empty((len(x), len(self.components)), dtype=np.float32)  # (N, k)
         for lo in range(0, len(x), CHUNK_ROWS):
-            chunk = np.asarray(x[lo : lo + CHUNK_ROWS], dtype=np.float64)  # (c, D)
-            z = (chunk - self.mean) @ self.components.T  # (c, k)
+            chunk = np.array(x[lo : lo + CHUNK_ROWS], dtype=np.float64)  # (c, D), a copy
+            chunk -= self.mean
+            z = chunk @ self.components.T  # (c, k)
             if self.whiten:
                 z = z / np.sqrt(self.explained_variance)
             out[lo : lo + CHUNK_ROWS] = z.astype(np.float32)
@@ -102,7 +103,8 @@ def _covariance_eig(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = total / n  # (D,)
     scatter = np.zeros((d, d))  # (D, D)
     for lo in range(0, n, CHUNK_ROWS):
-        chunk = np.asarray(x[lo : lo + CHUNK_ROWS], dtype=np.float64) - mean  # (c, D)
+        chunk = np.array(x[lo : lo + CHUNK_ROWS], dtype=np.float64)  # (c, D), a copy
+        chunk -= mean
         scatter += chunk.T @ chunk
     eigval, eigvec = np.linalg.eigh(scatter)  # ascending
     order = np.argsort(eigval)[::-1]
