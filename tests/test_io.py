@@ -24,22 +24,6 @@ def test_vectors_round_trip_as_fixed_size_list(tmp_path: Path) -> None:
     assert meta["id"].tolist() == ids and list(meta.columns) == ["id", "class"]
 
 
-def test_vectors_read_in_batches_across_row_groups(tmp_path: Path, monkeypatch) -> None:
-    """Batched reads (batch 3, row groups of 4, 10 rows) give back the written rows in order."""
-    import pyarrow as pa
-
-    rng = np.random.default_rng(1)
-    matrix = rng.normal(size=(10, 4)).astype(np.float32)  # (10, 4)
-    flat = pa.array(matrix.reshape(-1), type=pa.float32())
-    table = pa.table({"id": [f"i{i}" for i in range(10)],
-                      "vector": pa.FixedSizeListArray.from_arrays(flat, 4)})
-    pq.write_table(table, tmp_path / "v.parquet", row_group_size=4)
-    monkeypatch.setattr(io, "READ_BATCH_ROWS", 3)
-    meta, back = io.read_vectors(tmp_path / "v.parquet")
-    np.testing.assert_array_equal(back, matrix)
-    assert meta["id"].tolist() == [f"i{i}" for i in range(10)]
-
-
 def test_vectors_reject_mismatched_rows(tmp_path: Path) -> None:
     with pytest.raises(io.ArtifactError, match="'id' has 2 rows"):
         io.write_vectors(tmp_path / "v.parquet", np.zeros((3, 2)), {"id": ["a", "b"]})

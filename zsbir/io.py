@@ -29,7 +29,6 @@ import yaml
 from zsbir.config import ConfigError
 
 VECTOR_COLUMN = "vector"
-READ_BATCH_ROWS = 65536  # rows of a vector table copied at a time by read_vectors
 
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -212,41 +211,16 @@ def write_vectors(
 
 
 def read_vectors(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a vector table: ``(metadata DataFrame, float32 matrix of shape (N, D))``.
-
-    The vectors are copied into the matrix :data:`READ_BATCH_ROWS` rows at a time, so the
-    peak memory is the matrix plus one batch, not the matrix plus the whole Arrow column.
-    """
-    _require(path)
-    try:
-        file = pq.ParquetFile(path)
-        schema = file.schema_arrow
-        if VECTOR_COLUMN not in schema.names:
-            raise ArtifactError(f"{path}: no '{VECTOR_COLUMN}' column")
-        kind = schema.field(VECTOR_COLUMN).type
-        if not pa.types.is_fixed_size_list(kind):
-            raise ArtifactError(f"{path}: '{VECTOR_COLUMN}' is {kind}, not a fixed-size list")
-        n, dim = file.metadata.num_rows, kind.list_size
-        matrix = np.empty((n, dim), dtype=np.float32)  # (N, D)
-        row = 0
-        for batch in file.iter_batches(batch_size=READ_BATCH_ROWS, columns=[VECTOR_COLUMN]):
-            col = batch.column(0)  # (b,) fixed-size lists
-            matrix[row : row + len(col)] = col.flatten().to_numpy(
-                zero_copy_only=False
-            ).reshape(len(col), dim)
-            row += len(col)
-        names = [name for name in schema.names if name != VECTOR_COLUMN]
-        meta = (
-            file.read(columns=names).to_pandas() if names else pd.DataFrame(index=pd.RangeIndex(n))
-        )
-    except (pa.ArrowException, OSError) as exc:
-        raise ArtifactError(
-            f"{path}: not a readable Parquet file, it is corrupted or truncated "
-            f"({type(exc).__name__}: {exc}); " + RESTORE_HINT.format(path=path)
-        ) from exc
-    if row != n:
-        raise ArtifactError(f"{path}: {row} vectors read, the footer says {n}; "
-                            + RESTORE_HINT.format(path=path))
+    """Read a vector table: ``(metadata DataFrame, float32 matrix of shape (N, D))``."""
+    table = _read_parquet(path)
+    if VECTOR_COLUMN not in table.column_names:
+        raise ArtifactError(f"{path}: no '{VECTOR_COLUMN}' column")
+    col = table.column(VECTOR_COLUMN).combine_chunks()
+    if not pa.types.is_fixed_size_list(col.type):
+        raise ArtifactError(f"{path}: '{VECTOR_COLUMN}' is {col.type}, not a fixed-size list")
+    dim = col.type.list_size
+    matrix = col.values.to_numpy(zero_copy_only=False).reshape(len(col), dim)
+    meta = table.drop_columns([VECTOR_COLUMN]).to_pandas()
     return meta, matrix
 
 
