@@ -47,6 +47,24 @@ def test_matches_sklearn_pca(whiten: bool) -> None:
         np.testing.assert_allclose(z.std(axis=0, ddof=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.parametrize("whiten", [False, True])
+def test_chunked_covariance_path_matches_sklearn_pca(
+    whiten: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SVD_MAX_CELLS the fit is the chunked covariance eigendecomposition: same model."""
+    monkeypatch.setattr(P, "SVD_MAX_CELLS", 0)
+    monkeypatch.setattr(P, "CHUNK_ROWS", 7)  # 60 rows: nine chunks, the last one short
+    x = _data()
+    ours = P.fit_pca(x, 5, whiten=whiten)
+    ref = PCA(n_components=5, whiten=whiten, svd_solver="full").fit(x.astype(np.float64))
+    np.testing.assert_allclose(ours.explained_variance, ref.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(
+        ours.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-6
+    )
+    _assert_equal_up_to_sign(ours.components.T, ref.components_.T, atol=1e-8)
+    _assert_equal_up_to_sign(ours.transform(x), ref.transform(x.astype(np.float64)))
+
+
 def test_dim_larger_than_train_rows_or_features_fails() -> None:
     with pytest.raises(P.PCAError, match=r"pca.dim=13 .*min\(60, 12\)"):
         P.fit_pca(_data(), 13)

@@ -81,9 +81,9 @@ class SketchyConfig:
 class DataConfig:
     """Which dataset the ``download`` stage builds, and where it comes from."""
 
-    dataset: Literal["synthetic", "sketchy-mini", "sketchy", "tuberlin", "quickdraw"] = (
-        "synthetic"
-    )
+    dataset: Literal[
+        "synthetic", "sketchy-mini", "sketchy", "tuberlin", "quickdraw", "sketchy-synthetic"
+    ] = "synthetic"
     # Local directory or archive holding the dataset (tried first). Relative paths are
     # resolved from the repository root. The env var ZSBIR_DATA_SOURCE overrides it.
     # Benchmarks: a folder holding their archives (published file names) or extracted folders.

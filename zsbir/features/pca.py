@@ -6,6 +6,12 @@ the explained variances ``S_i^2 / (n - 1)``, and an item ``x`` maps to
 ``(x - mu) V_k`` — divided by ``sqrt(explained_variance)`` when whitening. Component signs
 are fixed so that each component's largest-magnitude entry is positive.
 
+Scale: up to :data:`SVD_MAX_CELLS` train cells (rows x D) the SVD of the centred matrix is
+taken; above, the same model comes from the eigendecomposition of the covariance
+``C = (X - mu)^T (X - mu) / (n - 1) = V diag(S^2 / (n - 1)) V^T``, accumulated over
+:data:`CHUNK_ROWS`-row chunks in float64 (memory O(chunk x D + D^2), not O(n x D) float64
+copies). Transforms run in chunks of :data:`CHUNK_ROWS` rows as well.
+
 ``fit_on: joint`` fits one PCA on the train rows of both domains; ``per_domain`` fits one
 per domain on that domain's train rows. ``enabled: false`` passes features through.
 """
@@ -27,6 +33,8 @@ from zsbir.schema import DOMAINS
 log = logging.getLogger(__name__)
 
 Features = dict[str, tuple[pd.DataFrame, np.ndarray]]  # domain -> (meta with id, (N, D))
+SVD_MAX_CELLS = 2**24  # train rows x D up to which the thin SVD is taken (128 MiB float64)
+CHUNK_ROWS = 8192  # rows per chunk of the covariance and of transforms (64 MiB float64 at D=1280)
 
 
 class PCAError(ValueError):
@@ -45,11 +53,19 @@ class PCAModel:
     n_samples: int
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """``(x - mean) V_k`` (whitened: divided by the component std); float32 (N, k)."""
-        z = (np.asarray(x, dtype=np.float64) - self.mean) @ self.components.T  # (N, k)
-        if self.whiten:
-            z = z / np.sqrt(self.explained_variance)
-        return z.astype(np.float32)
+        """``(x - mean) V_k`` (whitened: divided by the component std); float32 (N, k).
+
+        Computed per :data:`CHUNK_ROWS` rows, so float64 copies stay chunk-sized.
+        """
+        out = np.empty((len(x), len(self.components)), dtype=np.float32)  # (N, k)
+        for lo in range(0, len(x), CHUNK_ROWS):
+            chunk = np.array(x[lo : lo + CHUNK_ROWS], dtype=np.float64)  # (c, D), a copy
+            chunk -= self.mean
+            z = chunk @ self.components.T  # (c, k)
+            if self.whiten:
+                z = z / np.sqrt(self.explained_variance)
+            out[lo : lo + CHUNK_ROWS] = z.astype(np.float32)
+        return out
 
 
 def fit_pca(x: np.ndarray, dim: int, whiten: bool = False) -> PCAModel:
@@ -60,9 +76,12 @@ def fit_pca(x: np.ndarray, dim: int, whiten: bool = False) -> PCAModel:
             f"pca.dim={dim} must be between 1 and min(train rows, feature dim) = "
             f"min({n}, {d}); lower pca.dim or set pca.enabled: false"
         )
-    data = np.asarray(x, dtype=np.float64)
-    mean = data.mean(axis=0)  # (D,)
-    _, s, vt = np.linalg.svd(data - mean, full_matrices=False)  # s (r,), vt (r, D)
+    if n * d <= SVD_MAX_CELLS:
+        data = np.asarray(x, dtype=np.float64)
+        mean = data.mean(axis=0)  # (D,)
+        _, s, vt = np.linalg.svd(data - mean, full_matrices=False)  # s (r,), vt (r, D)
+    else:
+        mean, s, vt = _covariance_eig(x)
     total = float((s**2).sum())
     components = vt[:dim]  # (k, D)
     signs = np.sign(components[np.arange(dim), np.abs(components).argmax(axis=1)])
@@ -72,6 +91,25 @@ def fit_pca(x: np.ndarray, dim: int, whiten: bool = False) -> PCAModel:
     if whiten and np.any(variance <= 1e-12):
         raise PCAError(f"pca.whiten: component {int(np.argmin(variance))} has zero variance")
     return PCAModel(components, mean, variance, ratio, whiten, n)
+
+
+def _covariance_eig(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean (D,), s (D,), vt (D, D))`` as the thin SVD of ``x - mean`` would give them,
+    from the chunked float64 scatter matrix ``(X - mu)^T (X - mu) = V diag(s^2) V^T``."""
+    n, d = x.shape
+    total = np.zeros(d)  # (D,)
+    for lo in range(0, n, CHUNK_ROWS):
+        total += np.asarray(x[lo : lo + CHUNK_ROWS], dtype=np.float64).sum(axis=0)
+    mean = total / n  # (D,)
+    scatter = np.zeros((d, d))  # (D, D)
+    for lo in range(0, n, CHUNK_ROWS):
+        chunk = np.array(x[lo : lo + CHUNK_ROWS], dtype=np.float64)  # (c, D), a copy
+        chunk -= mean
+        scatter += chunk.T @ chunk
+    eigval, eigvec = np.linalg.eigh(scatter)  # ascending
+    order = np.argsort(eigval)[::-1]
+    s = np.sqrt(np.clip(eigval[order], 0.0, None))  # (D,)
+    return mean, s, eigvec[:, order].T  # vt (D, D)
 
 
 def train_mask(meta: pd.DataFrame, split: pd.DataFrame, domain: str) -> np.ndarray:

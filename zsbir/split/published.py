@@ -14,8 +14,8 @@ from zsbir.split.imagenet import DATA_DIR
 
 # list name (params ``split.published_list``) -> datasets whose classes it names
 PUBLISHED_LISTS: dict[str, tuple[str, ...]] = {
-    "sketchy-21": ("sketchy", "sketchy-mini"),  # Yelamarthi et al. 2018
-    "sketchy-25": ("sketchy", "sketchy-mini"),  # Shen et al. 2018 (SAKE, DSN, ZSE-SBIR)
+    "sketchy-21": ("sketchy", "sketchy-mini", "sketchy-synthetic"),  # Yelamarthi et al. 2018
+    "sketchy-25": ("sketchy", "sketchy-mini", "sketchy-synthetic"),  # Shen et al. 2018 (SAKE, DSN, ZSE-SBIR)
     "tuberlin-30": ("tuberlin",),  # Shen et al. 2018 (SAKE, DSN, ZSE-SBIR)
     "quickdraw-30": ("quickdraw",),  # Dey et al. 2019
 }
@@ -23,6 +23,7 @@ PUBLISHED_LISTS: dict[str, tuple[str, ...]] = {
 DEFAULT_LIST: dict[str, str] = {
     "sketchy": "sketchy-21",
     "sketchy-mini": "sketchy-21",
+    "sketchy-synthetic": "sketchy-21",
     "tuberlin": "tuberlin-30",
     "quickdraw": "quickdraw-30",
 }

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from zsbir.config import DataConfig
 from zsbir.data.base import Builder, BuiltDataset, DatasetError
-from zsbir.data.datasets import quickdraw, sketchy, sketchy_mini, synthetic, tuberlin
+from zsbir.data.datasets import (
+    quickdraw,
+    sketchy,
+    sketchy_mini,
+    sketchy_synthetic,
+    synthetic,
+    tuberlin,
+)
 
 DATASETS: dict[str, Builder] = {
     synthetic.NAME: synthetic.write,
@@ -19,6 +26,7 @@ DATASETS: dict[str, Builder] = {
     sketchy.NAME: sketchy.write,
     tuberlin.NAME: tuberlin.write,
     quickdraw.NAME: quickdraw.write,
+    sketchy_synthetic.NAME: sketchy_synthetic.write,
 }
 
 

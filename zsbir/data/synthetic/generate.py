@@ -194,27 +194,71 @@ def _make_instance(
 ) -> list[dict[str, Any]]:
     """Render one photo and its sketches under ``root``; return their manifest rows."""
     cls = CLASSES[ci]
-    parts, pose = instance(seed, ci, pi)
+    return render_instance(
+        seed, cls, cls.name, ci, pi, cfg.sketches_per_photo, cfg.image_size, root
+    )
+
+
+def render_instance(
+    seed: int,
+    cls: SyntheticClass,
+    name: str,
+    ci: int,
+    pi: int,
+    n_sketches: int,
+    size: int,
+    root: Path,
+) -> list[dict[str, Any]]:
+    """Render photo ``pi`` of a class drawn by ``cls``'s recipe and its ``n_sketches`` sketches.
+
+    ``name`` is the class folder and label, ``ci`` the class index that seeds the draws
+    (``CLASSES[ci]`` for the synthetic dataset; any index for a dataset that reuses recipes).
+    Returns the manifest rows (photo first).
+    """
+    base = derive(seed, "synthetic")
+    parts = cls.recipe(_rng(base, ci, pi, _SHAPE))
+    pose = sample_pose(_rng(base, ci, pi, _POSE))
     stem = f"{cls.wnid}_{pi + 1}"
-    photo_id = item_id("photo", cls.name, stem)
-    rel = f"photo/{cls.name}/{stem}{PHOTO_EXT}"
-    photo_rng = _rng(derive(seed, "synthetic"), ci, pi, _PHOTO)
-    photo = render_photo(parts, palette=cls.palette, pose=pose, rng=photo_rng, size=cfg.image_size)
+    photo_id = item_id("photo", name, stem)
+    rel = f"photo/{name}/{stem}{PHOTO_EXT}"
+    photo_rng = _rng(base, ci, pi, _PHOTO)
+    photo = render_photo(parts, palette=cls.palette, pose=pose, rng=photo_rng, size=size)
     photo.save(root / rel, "JPEG", quality=JPEG_QUALITY)
     rows = [{"id": photo_id, "path": rel, "domain": "photo", "wnid": cls.wnid, "pair_id": None}]
-    for k in range(cfg.sketches_per_photo):
-        rng = sketch_rng(seed, ci, pi, k)
-        sketch = render_sketch(parts, pose=sketch_pose(pose, rng), rng=rng, size=cfg.image_size)
+    for k in range(n_sketches):
+        rng = _rng(base, ci, pi, _SKETCH, k)
+        sketch = render_sketch(parts, pose=sketch_pose(pose, rng), rng=rng, size=size)
         sk_stem = f"{stem}-{k + 1}"
-        sk_rel = f"sketch/{cls.name}/{sk_stem}{SKETCH_EXT}"
+        sk_rel = f"sketch/{name}/{sk_stem}{SKETCH_EXT}"
         sketch.save(root / sk_rel, "PNG")
-        sk_id = item_id("sketch", cls.name, sk_stem)
+        sk_id = item_id("sketch", name, sk_stem)
         rows.append(
             {"id": sk_id, "path": sk_rel, "domain": "sketch", "wnid": cls.wnid, "pair_id": photo_id}
         )
     for row in rows:
-        row["class"] = cls.name
+        row["class"] = name
     return rows
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    """What to draw of one class: its label, recipe, seeding index and files per photo.
+
+    ``sketches[p]`` is the number of sketches of photo ``p``; ``len(sketches)`` photos.
+    """
+
+    name: str
+    cls: SyntheticClass
+    index: int
+    sketches: tuple[int, ...]
+
+
+def uniform_plan(cfg: SyntheticConfig) -> list[ClassPlan]:
+    """The synthetic dataset's plan: ``n_classes`` x ``photos_per_class`` x ``sketches_per_photo``."""
+    return [
+        ClassPlan(CLASSES[ci].name, CLASSES[ci], ci, (cfg.sketches_per_photo,) * cfg.photos_per_class)
+        for ci in range(cfg.n_classes)
+    ]
 
 
 def generate(
@@ -226,8 +270,6 @@ def generate(
     ``sketch/<class>/<wnid>_<n>-<k>.png`` (sketch ``k`` drawn from photo ``n``).
     """
     check_config(cfg)
-    workers = workers or min(4, os.cpu_count() or 1)
-    classes = range(cfg.n_classes)
     log.info(
         "generating synthetic data: %d classes x %d photos x %d sketches, %d px, seed %d",
         cfg.n_classes,
@@ -236,16 +278,38 @@ def generate(
         cfg.image_size,
         seed,
     )
+    return generate_plan(uniform_plan(cfg), seed, cfg.image_size, out_dir, workers)
+
+
+def generate_plan(
+    plan: list[ClassPlan],
+    seed: int,
+    size: int,
+    out_dir: str | Path,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Draw every class of ``plan`` at ``size`` px into ``out_dir`` (atomically); its manifest."""
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise DatasetError(
+            f"params key 'data.synthetic.image_size' must be in [{MIN_SIZE}, {MAX_SIZE}], got {size}"
+        )
+    workers = workers or min(4, os.cpu_count() or 1)
     with atomic_dir(out_dir) as tmp:
-        for ci in classes:
+        for entry in plan:
             for domain in ("photo", "sketch"):
-                (tmp / domain / CLASSES[ci].name).mkdir(parents=True)
-        jobs = [(ci, pi) for ci in classes for pi in range(cfg.photos_per_class)]
+                (tmp / domain / entry.name).mkdir(parents=True)
+        jobs = [(entry, pi) for entry in plan for pi in range(len(entry.sketches))]
         rows: list[dict[str, Any]] = []
         # Threads overlap PIL's and numpy's GIL-free work; each job owns its generators
         # and files, so the output does not depend on scheduling.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(lambda job: _make_instance(seed, *job, cfg, tmp), jobs)
+            results = pool.map(
+                lambda job: render_instance(
+                    seed, job[0].cls, job[0].name, job[0].index, job[1],
+                    job[0].sketches[job[1]], size, tmp,
+                ),
+                jobs,
+            )
             for job_rows in tqdm(
                 results, total=len(jobs), desc="synthetic", unit="photo", mininterval=1.0
             ):
