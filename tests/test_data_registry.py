@@ -9,7 +9,14 @@ import pytest
 
 from zsbir.config import DataConfig
 from zsbir.data import DATASETS, DatasetError, build_dataset
-from zsbir.data.datasets import quickdraw, sketchy, sketchy_mini, synthetic, tuberlin
+from zsbir.data.datasets import (
+    quickdraw,
+    sketchy,
+    sketchy_mini,
+    sketchy_synthetic,
+    synthetic,
+    tuberlin,
+)
 
 
 def test_params_accept_exactly_the_registered_datasets() -> None:
@@ -20,7 +27,7 @@ def test_params_accept_exactly_the_registered_datasets() -> None:
 
 
 def test_each_module_registers_under_its_params_name() -> None:
-    modules = (synthetic, sketchy_mini, sketchy, tuberlin, quickdraw)
+    modules = (synthetic, sketchy_mini, sketchy, tuberlin, quickdraw, sketchy_synthetic)
     assert {m.NAME: m.write for m in modules} == DATASETS
     assert [m.__name__.rsplit(".", 1)[1].replace("_", "-") for m in modules] == list(DATASETS)
 
