@@ -16,7 +16,10 @@ ms under 16 clients; 0 errors below the queue limit and only clean 503s above it
 
 Usage: python benchmarks/bench_load.py [--bundle models/bundle]
        [--photos data/raw/synthetic/photo] [--sketches data/raw/synthetic/sketch]
-       [--clients 1,4,16,64] [--per-client 8] [--max-s 60]
+       [--clients 1,4,16,64] [--per-client 8] [--max-s 60] [--index INDEX_DIR]
+
+``--index`` reuses an index built before (``zsbir index PHOTOS --bundle B --out DIR``);
+without it the photos are indexed first into a temporary folder.
 """
 
 from __future__ import annotations
@@ -148,23 +151,26 @@ def main() -> None:
     ap.add_argument("--clients", default="1,4,16,64")
     ap.add_argument("--per-client", type=int, default=8)
     ap.add_argument("--max-s", type=float, default=60.0, help="per row, then stop")
+    ap.add_argument("--index", type=Path, default=None, help="reuse this index")
     args = ap.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     sketches = [p.read_bytes() for p in sorted(args.sketches.rglob("*.png"))[:256]]
-    work = Path(tempfile.mkdtemp(prefix="zsbir-bench-load-"))
-    index_folder(args.photos, args.bundle, work / "index")
+    index = args.index
+    if index is None:
+        index = Path(tempfile.mkdtemp(prefix="zsbir-bench-load-")) / "index"
+        index_folder(args.photos, args.bundle, index)
     print(f"# zsbir serve load: {len(sketches)} distinct sketches, index of "
           f"{args.photos}, {os.cpu_count()} CPUs, loopback only")
     rows = []
     modes = [("batched", []), ("serial", ["--max-batch", "1", "--batch-wait-ms", "0"])]
     for mode, options in modes:
-        with Server(work / "index", "--max-queue", "256", *options) as server:
+        with Server(index, "--max-queue", "256", *options) as server:
             request(server.port, "POST", "/api/search?k=10", sketches[0])  # warm-up
             for clients in counts:
                 rows.append({"server": mode, **load(server, sketches, clients,
                                                     args.per_client, args.max_s)})
                 print(rows[-1], flush=True)
-    with Server(work / "index", "--max-queue", "16") as server:
+    with Server(index, "--max-queue", "16") as server:
         rows.append({"server": "batched, max-queue 16",
                      **load(server, sketches, max(counts), args.per_client, args.max_s)})
     print("\n| server | clients | searches/s | p50 ms | p99 ms | page p99 ms | mean batch "
