@@ -95,3 +95,40 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     assert _layer("zsbir.retrieval.metrics.retrieval_metrics", LAYERS) == 2
     assert _layer("zsbir.experiments.gate", LAYERS) > _layer("zsbir.train.select", LAYERS)
     assert _layer("zsbir.data.acquire.fetch", DATA_LAYERS) < _layer("zsbir.data", DATA_LAYERS)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Library module -> the library modules it imports (``from m import name`` counts as m)."""
+    modules = {_module(p): p for p in ZSBIR.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for target in _imports(path):
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]  # zsbir.models.cvae.CVAE -> zsbir.models.cvae
+            if target in modules and target != name:
+                targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def _mutual(graph: dict[str, set[str]]) -> list[str]:
+    """Pairs of modules that import each other, type-checking imports included."""
+    return sorted(f"{a} <-> {b}" for a, deps in graph.items() for b in deps
+                  if a < b and a in graph.get(b, set()))
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """A package's ``__init__`` re-exporting its own modules is not a cycle of two files."""
+    graph = _module_graph()
+    packages = {_module(p) for p in ZSBIR.rglob("__init__.py")}
+    pairs = [p for p in _mutual(graph)
+             if not any(a in packages and b.startswith(a + ".")
+                        for a, b in [p.split(" <-> "), p.split(" <-> ")[::-1]])]
+    assert pairs == []
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert _mutual({"zsbir.a": {"zsbir.b"}, "zsbir.b": {"zsbir.a"}, "zsbir.c": {"zsbir.a"}}) == [
+        "zsbir.a <-> zsbir.b"
+    ]

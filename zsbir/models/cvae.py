@@ -8,7 +8,6 @@ Loss: MSE reconstruction + KL (Eq. 12). At test time a sketch's embedding is the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,13 +16,7 @@ from zsbir.config import LossConfig, ModelConfig
 from zsbir.models import losses
 from zsbir.models.base import Batch, TrainableModel
 from zsbir.models.blocks import GaussianEncoder, mlp, reparameterize, sample_prior
-
-
-@dataclass
-class CVAEOutputs:
-    mu: torch.Tensor  # (B, Z)
-    logvar: torch.Tensor  # (B, Z)
-    photo_hat: torch.Tensor  # (B, D)
+from zsbir.models.outputs import CVAEOutputs
 
 
 class SketchConditionedCVAE(TrainableModel):

@@ -9,7 +9,6 @@ space z_s, which is also the retrieval space (``eval.space: structure``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -26,33 +25,7 @@ from zsbir.models.blocks import (
     sample_prior,
 )
 from zsbir.models.losses import Needs
-
-
-@dataclass
-class Posterior:
-    """q(z|x) = N(mu, exp(logvar)) and one sample z (Eqs. 1-2); all (B, Z)."""
-
-    mu: torch.Tensor
-    logvar: torch.Tensor
-    z: torch.Tensor
-
-
-@dataclass
-class CVAEGANOutputs:
-    """Everything one forward pass over a batch of (photo, sketch) pairs produces."""
-
-    img_s: Posterior  # E_s^img(x_img)
-    ske_s: Posterior  # E^ske(x_ske)
-    img_a: Posterior | None  # E_a^img(x_img); None without appearance
-    img_from_img: torch.Tensor | None = None  # G^img(z_s^img, z_a^img)       (B, D)
-    img_from_ske: torch.Tensor | None = None  # G^img(z_s^ske, z_a^img)       (B, D)
-    img_from_ske_prior: torch.Tensor | None = None  # G^img(z_s^ske, z_a ~ p) (B, D)
-    ske_from_ske: torch.Tensor | None = None  # G^ske(z_s^ske)                (B, D)
-    ske_from_img: torch.Tensor | None = None  # G^ske(z_s^img)                (B, D)
-    sem_img: torch.Tensor | None = None  # S(z_s^img)                        (B, S)
-    sem_ske: torch.Tensor | None = None  # S(z_s^ske)                        (B, S)
-    sem_photo_real: torch.Tensor | None = None  # S'(x_img)                  (B, S)
-    sem_photo_gen: torch.Tensor | None = None  # S'(G^img(z_s^ske, .))      (B, S)
+from zsbir.models.outputs import CVAEGANOutputs, Posterior
 
 
 class ParallelCVAEGAN(TrainableModel):

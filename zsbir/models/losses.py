@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from zsbir.config import LossConfig
+from zsbir.models.outputs import CVAEGANOutputs, CVAEOutputs
 
-if TYPE_CHECKING:  # the models import this module
-    from zsbir.models.cvae import CVAEOutputs
-    from zsbir.models.cvaegan import CVAEGANOutputs
 
 Adversarial = Literal["lsgan", "nonsaturating"]
 
