@@ -19,6 +19,10 @@ through DVC: there are no images to download or extract), each under ``/usr/bin/
     python benchmarks/bench_full_size.py quickdraw --workdir /work/rehearse-qd
     python benchmarks/bench_full_size.py sketchy-tables --workdir /work/rehearse-st
     python benchmarks/bench_full_size.py sketchy --workdir /tmp/smoke --smoke   # synthetic, tiny
+    python benchmarks/bench_full_size.py sketchy --workdir /work/rehearse-run --resume
+
+``--resume`` goes on in an existing ``sketchy`` workspace: stages already up to date there
+are skipped by DVC and reported as such (their figures are those of the earlier run).
 
 Wall times depend on the machine's load; RSS and disk sizes do not.
 """
@@ -52,8 +56,8 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return res.stdout
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """``(wall seconds, peak RSS in GiB)`` of ``cmd`` under ``/usr/bin/time -v``."""
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """``(wall seconds, peak RSS in GiB, stdout)`` of ``cmd`` under ``/usr/bin/time -v``."""
     start = time.perf_counter()
     res = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, env=env, capture_output=True,
                          text=True)
@@ -61,7 +65,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]
     if res.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
     kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr)[1])
-    return wall, kb * 1024 / GB
+    return wall, kb * 1024 / GB, res.stdout
 
 
 def du(paths: list[Path]) -> float:
@@ -108,15 +112,20 @@ def make_workspace(workdir: Path, params: dict[str, dict]) -> dict[str, str]:
             shutil.copy2(src, workdir / rel)
     set_params(workdir, params)
     (workdir / "dvc.lock").unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(workdir), "ZSBIR_FEATURE_CACHE": "off",
-           "GIT_AUTHOR_NAME": "bench",
-           "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench",
-           "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    env = workspace_env(workdir)
     sh(["git", "init", "-q"], workdir, env)
     sh(["git", "add", "-A"], workdir, env)
     sh(["git", "commit", "-qm", "rehearsal workspace"], workdir, env)
     sh(["dvc", "config", "--local", "cache.dir", f"{workdir}-cache"], workdir, env)
     return env
+
+
+def workspace_env(workdir: Path) -> dict[str, str]:
+    """The environment every command of a rehearsal workspace runs in."""
+    return {**os.environ, "PYTHONPATH": str(workdir), "ZSBIR_FEATURE_CACHE": "off",
+           "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@localhost"}
 
 
 def table(rows: list[tuple[str, float, float, float]], note: str) -> str:
@@ -155,19 +164,23 @@ def run_sketchy(args: argparse.Namespace) -> None:
     else:
         data = {"dataset": "sketchy-synthetic", "synthetic.image_size": args.size}
         split = {"method": "published"}
-    env = make_workspace(workdir, {
+    params = {
         "data": data, "split": split,
         "features": {"image_size": args.size},
         "train": {"epochs": args.epochs, "patience": args.epochs},
-    })
+    }
+    env = workspace_env(workdir) if args.resume else make_workspace(workdir, params)
     outs = stage_outs(workdir)
     rows = []
     for name in STAGES:
-        wall, rss = timed(["dvc", "repro", "-s", name], workdir, env)
+        wall, rss, said = timed(["dvc", "repro", "-s", name], workdir, env)
+        if "didn't change, skipping" in said:
+            print(f"{name}: up to date (figures of the earlier run)", flush=True)
+            continue
         rows.append((name, wall, rss, du(outs.get(name, []))))
         print(f"{name}: {wall:.1f} s, {rss:.2f} GiB, {rows[-1][3]:.1f} MiB", flush=True)
-    status_wall, status_rss = timed(["dvc", "status"], workdir, env)
-    noop_wall, noop_rss = timed(["dvc", "repro"], workdir, env)
+    status_wall, status_rss, _ = timed(["dvc", "status"], workdir, env)
+    noop_wall, noop_rss, _ = timed(["dvc", "repro"], workdir, env)
     noop_out = sh(["dvc", "repro"], workdir, env)
     extract = json.loads((workdir / "metrics/extract.json").read_text())
     n_items = extract["photo"]["count"] + extract["sketch"]["count"]
@@ -270,7 +283,7 @@ def run_tables(args: argparse.Namespace) -> None:
     outs = stage_outs(workdir)
     rows_out = []
     for name in QD_STAGES:
-        wall, rss = timed([sys.executable, f"stages/{name}.py"], workdir, env)
+        wall, rss, _ = timed([sys.executable, f"stages/{name}.py"], workdir, env)
         rows_out.append((name, wall, rss, du(outs.get(name, []))))
         print(f"{name}: {wall:.1f} s, {rss:.2f} GiB, {rows_out[-1][3]:.1f} MiB", flush=True)
     print()
@@ -289,6 +302,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--probe", type=int, default=64, help="images timed at 224 px (0: skip)")
     ap.add_argument("--smoke", action="store_true", help="sketchy: tiny synthetic dataset instead")
+    ap.add_argument("--resume", action="store_true", help="sketchy: go on in --workdir")
     ap.add_argument("--scale", type=float, default=1.0, help="quickdraw: fraction of the counts")
     args = ap.parse_args()
     (run_sketchy if args.mode == "sketchy" else run_tables)(args)
