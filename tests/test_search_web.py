@@ -6,8 +6,11 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -118,13 +121,44 @@ def _browser():
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
-def test_page_draws_and_shows_the_api_results(served) -> None:
+@contextmanager
+def _api_load(url: str, sketch: bytes, clients: int) -> Iterator[list[int]]:
+    """``clients`` threads posting ``sketch`` back to back until the block ends; their codes."""
+    codes: list[int] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            codes.append(_post(url, sketch)[0])
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        yield codes
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+
+@pytest.mark.parametrize("clients", [0, 4], ids=["alone", "under-api-load"])
+def test_page_draws_and_shows_the_api_results(served, clients: int) -> None:
+    """Draw, search, see the thumbnails; also while 4 API clients keep the server busy."""
+    url, retriever, root = served
+    other = sorted((root / "data/raw/synthetic/sketch").rglob("*.png"))[0].read_bytes()
+    browser = _browser()
+    with _api_load(url, other, clients) as codes:
+        _draw_and_check(browser, url, retriever, screenshot=clients == 0)
+    assert len(codes) >= clients and set(codes) <= {200}
+
+
+def _draw_and_check(browser, url: str, retriever: Retriever, screenshot: bool) -> None:
+    """Two strokes on the canvas; the page must show the API's top 6 for the drawing."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, retriever, _ = served
-    browser = _browser()
     try:
         browser.get(url + "/")
         canvas = browser.find_element(By.ID, "canvas")
@@ -147,8 +181,9 @@ def test_page_draws_and_shows_the_api_results(served) -> None:
         hits = browser.find_elements(By.CSS_SELECTOR, "#results .hit")
         shown = [e.get_attribute("data-path") for e in hits]
         png = browser.execute_script("return document.getElementById('canvas').toDataURL()")
-        (REPO / "reports").mkdir(exist_ok=True)
-        browser.save_screenshot(str(REPO / "reports/search_page.png"))
+        if screenshot:
+            (REPO / "reports").mkdir(exist_ok=True)
+            browser.save_screenshot(str(REPO / "reports/search_page.png"))
     finally:
         browser.quit()
     import base64
