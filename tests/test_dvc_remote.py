@@ -3,8 +3,7 @@
 A copy of the project (its tracked files, committed in a fresh git repo "A") runs the
 synthetic pipeline at a tiny size, pushes to a local-directory DVC remote; a fresh clone
 "B" pulls and finds nothing to recompute. Then one experiment goes the same way with
-`dvc exp push/pull` (a bare git repo as the git remote), and a sharded extraction is
-committed to DVC (`dvc commit extract`) so that `dvc repro` keeps it.
+`dvc exp push/pull` (a bare git repo as the git remote).
 """
 
 from __future__ import annotations
@@ -152,16 +151,3 @@ def test_experiment_push_and_pull(shared: dict) -> None:
     assert_nothing_to_do(c)
 
 
-def test_sharded_extraction_committed_to_dvc_is_not_redone(shared: dict) -> None:
-    d = fresh_clone(shared, "D")
-    d.dvc("pull")
-    shutil.rmtree(d.root / "data" / "features")
-    for shard in ("0/2", "1/2"):
-        d.run("python", "stages/extract.py", "--shard", shard)
-    d.run("python", "stages/extract.py", "--merge")
-    assert "extract" in d.dvc("status", "extract")  # outputs not what dvc.lock records
-    d.dvc("commit", "-f", "extract")
-    out = d.dvc("repro", "extract")
-    assert "Stage 'extract' didn't change" in out and "Running stage" not in out, out
-    summary = json.loads(d.file("metrics/extract.json"))
-    assert summary["n_shards"] == 2

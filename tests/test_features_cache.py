@@ -87,8 +87,8 @@ def test_changed_image_recomputes_only_its_chunk(
     dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(E.CACHE_ENV, str(tmp_path / "cache"))
-    Counting(monkeypatch, fail_after=6)  # all chunks cached, crash before the merge
-    monkeypatch.setattr(E, "merge_parts", lambda *a: (_ for _ in ()).throw(Crash()))
+    Counting(monkeypatch, fail_after=6)  # all chunks cached, crash before the cache is emptied
+    monkeypatch.setattr(E, "remove_files", lambda *a: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         _run(dataset, "features")
     monkeypatch.undo()
@@ -107,7 +107,7 @@ def test_other_extractor_or_batching_does_not_reuse_chunks(
     dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(E.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(E, "merge_parts", lambda *a: (_ for _ in ()).throw(Crash()))
+    monkeypatch.setattr(E, "remove_files", lambda *a: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         _run(dataset, "features")
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""Batched extraction: outputs vs. a direct forward, shards/merge/resume, unreadable images."""
+"""Batched extraction: outputs vs. a direct forward, workers, precision, unreadable images."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -108,63 +108,6 @@ def test_bf16_agrees_with_fp32(tmp_path: Path) -> None:
     b = io.read_vectors(tmp_path / "b" / "photo.parquet")[1]
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.min() > 0.999
-
-
-def test_shards_merge_to_the_unsharded_result_and_resume(tmp_path: Path, monkeypatch) -> None:
-    manifest = _dataset(tmp_path)
-    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "whole", cfg=CFG)
-    out = tmp_path / "sharded"
-    for i in range(3):
-        assert E.run_extract(manifest, tmp_path / "raw", out_dir=out, cfg=CFG, shard=E.Shard(i, 3)) is None
-    assert sorted(p.name for p in (out / "parts").glob("*.parquet")) == [
-        f"{d}-{i}-of-3.parquet" for d in ("photo", "sketch") for i in range(3)
-    ]
-    # A resumed run skips finished shards: it must not even build the network.
-    monkeypatch.setattr(E, "build_extractor", lambda *a, **k: pytest.fail("re-extracted"))
-    assert (
-        E.extract_shard(
-            io.read_table(manifest), tmp_path / "raw", parts_dir=out / "parts", cfg=CFG, shard=E.Shard(1, 3)
-        )
-        == []
-    )
-    summary = E.merge_parts(out / "parts", out)
-    assert summary["n_shards"] == 3 and summary["photo"]["count"] == 5
-    for domain in ("photo", "sketch"):
-        whole = io.read_vectors(tmp_path / "whole" / f"{domain}.parquet")
-        part = io.read_vectors(out / f"{domain}.parquet")
-        assert whole[0]["id"].tolist() == part[0]["id"].tolist()
-        np.testing.assert_allclose(whole[1], part[1], rtol=1e-5, atol=1e-6)
-
-
-def test_changed_config_is_not_resumed(tmp_path: Path) -> None:
-    manifest = _dataset(tmp_path, n_photos=2)
-    parts = tmp_path / "f" / "parts"
-    df = io.read_table(manifest)
-    assert E.extract_shard(df, tmp_path / "raw", parts_dir=parts, cfg=CFG, shard=E.Shard(0, 2))
-    other = replace(CFG, layers=("gap1",))
-    assert E.extract_shard(df, tmp_path / "raw", parts_dir=parts, cfg=other, shard=E.Shard(0, 2)) == [
-        "photo-0-of-2",
-        "sketch-0-of-2",
-    ]
-
-
-def test_merge_with_missing_parts_names_them(tmp_path: Path) -> None:
-    manifest = _dataset(tmp_path, n_photos=2)
-    E.run_extract(manifest, tmp_path / "raw", out_dir=tmp_path / "f", cfg=CFG, shard=E.Shard(0, 2))
-    with pytest.raises(E.ExtractError, match=r"missing parts \['photo-1-of-2', 'sketch-1-of-2'\]"):
-        E.merge_parts(tmp_path / "f" / "parts", tmp_path / "f")
-
-
-@pytest.mark.parametrize("text", ["1", "2/2", "-1/3", "a/b"])
-def test_bad_shard_spec(text: str) -> None:
-    with pytest.raises(E.ExtractError, match="--shard"):
-        E.Shard.parse(text)
-
-
-def test_shards_cover_every_row_once() -> None:
-    for n in (0, 1, 7, 10):
-        rows = [r for i in range(4) for r in range(n)[E.Shard(i, 4).rows(n)]]
-        assert rows == list(range(n))
 
 
 def test_unreadable_image_fails_with_path_or_is_skipped(tmp_path: Path) -> None:

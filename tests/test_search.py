@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 from search_helpers import EVAL, FEATURES, SEED
 
-from zsbir.features.extract import Shard
 from zsbir.features.images import ImageReadError
 from zsbir.io import read_vectors
 from zsbir.search import gallery
@@ -52,7 +51,7 @@ def _photos(pipe: Path, dest: Path, n: int = 6) -> list[str]:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``zsbir ARGS`` in this process (the shard and product tests run it as a subprocess)."""
+    """``zsbir ARGS`` in this process (the product test runs it as a subprocess)."""
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
@@ -183,33 +182,6 @@ def test_incremental_reindex_embeds_only_changed_content(
     assert len(list((out / "parts").glob("*.parquet"))) == 1
     resumed = index_folder(photos, pipe / "models/bundle", out)
     assert resumed["embedded"] == 2 and resumed["count"] == 9 and not (out / "parts").exists()
-
-
-def test_two_shard_processes_merge_to_the_single_process_index(pipe: Path, tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    _photos(pipe, photos, 8)
-    bundle = str(pipe / "models/bundle")
-    single = index_folder(photos, bundle, tmp_path / "single")
-    sharded = str(tmp_path / "sharded")
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "zsbir.search.cli", "index", str(photos),
-                          "--bundle", bundle, "--out", sharded, "--shard", f"{i}/2"],
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
-    merged = index_folder(photos, bundle, sharded)
-    assert merged["embedded"] == 0 and merged["count"] == single["count"] == 8
-    a, b = PhotoIndex.load(tmp_path / "single"), PhotoIndex.load(sharded)
-    assert a.table.equals(b.table)
-    np.testing.assert_allclose(a.vectors, b.vectors, rtol=0, atol=1e-6)
-
-
-def test_shard_rows_of_the_extract_stage_split_the_work() -> None:
-    rows = [set(range(10)[Shard(i, 3).rows(10)]) for i in range(3)]
-    assert set().union(*rows) == set(range(10)) and sum(map(len, rows)) == 10
 
 
 def test_unreadable_photos_are_named_or_skipped_and_listed(

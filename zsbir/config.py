@@ -140,6 +140,9 @@ class FeaturesConfig:
     precision: Literal["fp32", "bf16"] = "bf16"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     skip_unreadable: bool = False
+    # Who computes the chunks: this process, or a Ray cluster (RAY_ADDRESS, else a local
+    # Ray); the same chunks and batches, so the same features (zsbir.features.engine_ray).
+    engine: Literal["local", "ray"] = "local"
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,29 @@
-"""Batched, sharded extraction of F(x) for every photo and sketch of the manifest.
+"""Batched extraction of F(x) for every photo and sketch of the manifest, resumable.
 
-Each domain's manifest rows are sorted by ``id`` and cut into ``N`` contiguous shards.
-Shard ``i`` of each domain is written to ``<out>/parts/<domain>-<i>-of-<N>.parquet`` with a
-JSON sidecar (counts, timing, unreadable files and a key of the ids, paths and feature
-config). A shard whose part exists with the same key is skipped, so an interrupted run
-resumes where it stopped. :func:`merge_parts` concatenates the parts into
-``<out>/{photo,sketch}.parquet`` and ``<out>/unreadable.csv`` and removes ``parts/``.
-
-Many processes / machines (each sees the same manifest and raw images)::
-
-    # one process per shard, e.g. 4 GPUs with torchrun (rank -> shard, local rank -> GPU)
-    torchrun --nproc-per-node 4 stages/extract.py --shard env
-    # or by hand / a job array: python stages/extract.py --shard 0/4 ... --shard 3/4
-    python stages/extract.py --merge        # once all parts exist
-
-``--shard env`` reads ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set by torchrun. No process
-group is needed: shards are independent and only the merge reads all of them. With a
-single shard (the default, ``dvc repro``) the merge happens at once.
-
-Finished work also survives outside the DVC output: each shard is extracted in chunks of
-``CHUNK_BATCHES`` batches, and every finished chunk is kept in a feature cache
+Each domain's manifest rows are sorted by ``id`` and extracted in chunks of
+``CHUNK_BATCHES`` batches; every finished chunk is kept in a feature cache
 (``$ZSBIR_FEATURE_CACHE``, else ``$ZSBIR_CACHE/features`` or ``~/.cache/zsbir/features``;
 ``ZSBIR_FEATURE_CACHE=off`` disables it) under ``<extractor fingerprint>/``, keyed by the
 chunk's ids, paths and image contents (SHA-256). DVC deletes ``data/features`` before it
 re-runs the stage, so after a crash only the chunks not yet cached are extracted. The
 chunks are cut on batch boundaries, so every image sees the same batch as in an
-uninterrupted run and the result is bit-identical. A shard's chunks are removed once its
-part is written.
+uninterrupted run and the result is bit-identical. The chunks are removed once
+``<out>/{photo,sketch}.parquet`` and ``<out>/unreadable.csv`` are written.
+
+Two engines compute the missing chunks (``features.engine``): ``local``, a DataLoader in
+this process; ``ray``, the same chunks and batches over a Ray cluster
+(:mod:`zsbir.features.engine_ray`), bit-identical to ``local`` on one machine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
-import re
-import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +36,14 @@ from tqdm.auto import tqdm
 from zsbir import io
 from zsbir.config import FeaturesConfig
 from zsbir.data.acquire.fetch import cache_dir
+from zsbir.features import engine_ray
+from zsbir.features.device import (
+    ExtractError,
+    autocast,
+    bf16_supported,  # noqa: F401  (part of this module's interface)
+    resolve_device,
+    resolve_precision,
+)
 from zsbir.features.images import ImageDataset
 from zsbir.features.vgg import VGGFeatures
 from zsbir.features.weights import build_extractor
@@ -62,83 +53,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_BATCHES = 8  # batches per cached chunk (the unit a crashed run does not redo)
 CACHE_ENV = "ZSBIR_FEATURE_CACHE"
-PART_RE = re.compile(r"^(photo|sketch)-(\d+)-of-(\d+)\.parquet$")
-
-
-class ExtractError(ValueError):
-    """Bad manifest, shard spec or set of parts; the message names the file or key."""
-
-
-# ---------------------------------------------------------------------------- shards
-@dataclass(frozen=True)
-class Shard:
-    """Shard ``index`` of ``count`` (0-based), e.g. parsed from ``"2/8"``."""
-
-    index: int = 0
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-        if not match:
-            raise ExtractError(f"--shard must look like i/N (0 <= i < N), got {text!r}")
-        shard = cls(int(match.group(1)), int(match.group(2)))
-        if not 0 <= shard.index < shard.count:
-            raise ExtractError(f"--shard {text}: need 0 <= i < N")
-        return shard
-
-    def rows(self, n: int) -> slice:
-        """The contiguous rows of this shard among ``n`` (``np.array_split`` cuts)."""
-        bounds = np.linspace(0, n, self.count + 1).round().astype(int)
-        return slice(int(bounds[self.index]), int(bounds[self.index + 1]))
-
-    def part(self, domain: str) -> str:
-        return f"{domain}-{self.index}-of-{self.count}"
-
-
-# ----------------------------------------------------------------------- device/prec
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → CUDA (GPU ``local_rank``) if available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ExtractError("features.device=cuda but torch sees no CUDA device")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    if name == "cpu":
-        return torch.device("cpu")
-    raise ExtractError(f"features.device must be auto, cpu or cuda, got {name!r}")
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Native bf16 matmul/conv: CUDA with bf16, or oneDNN with AVX512-BF16/AMX on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision that will actually run (bf16 falls back to fp32 with a warning)."""
-    if precision == "bf16" and not bf16_supported(device):
-        log.warning("bf16 is not supported natively on %s; extracting in fp32", device)
-        return "fp32"
-    return precision
-
-
-@contextlib.contextmanager
-def _autocast(device: torch.device, precision: str) -> Iterator[None]:
-    if precision == "bf16":
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-            yield
-    else:
-        yield
-
-
 # ------------------------------------------------------------------------ extraction
 def extract_images(
     model: VGGFeatures,
@@ -163,7 +77,7 @@ def extract_images(
     out = np.zeros((len(paths), model.dim), dtype=np.float32)  # (N, D)
     errors = [""] * len(paths)
     model = model.to(device, memory_format=torch.channels_last)
-    with torch.inference_mode(), _autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision):
         batches = tqdm(loader, desc=f"extract {domain}", unit="batch", leave=False)
         for images, index, errs in batches:
             x = images.to(device, non_blocking=True).contiguous(
@@ -247,38 +161,58 @@ def extract_chunked(
     device: torch.device,
     precision: str,
     cache: Path | None,
+    make_model: engine_ray.ModelFactory | None = None,
 ) -> tuple[np.ndarray, list[str], list[Path]]:
-    """:func:`extract_images` chunk by chunk, reusing and filling the cache ``cache``.
+    """F of ``paths`` chunk by chunk, reusing and filling the cache ``cache``.
 
-    Returns ``(float32 (N, D), errors, cache files of this call)``.
+    Chunks not in the cache are extracted by ``cfg.engine``: :func:`extract_images` here,
+    or Ray actors that build their extractor with ``make_model``. Returns
+    ``(float32 (N, D), errors, cache files of this call)``.
     """
     size = cfg.batch_size * CHUNK_BATCHES  # a multiple of the batch: batches do not change
     out = np.zeros((len(paths), model.dim), dtype=np.float32)  # (N, D)
     errors = [""] * len(paths)
-    files: list[Path] = []
-    reused = 0
-    starts = range(0, len(paths), size)
-    for start in tqdm(starts, desc=f"extract {domain} (chunks of {size})", unit="chunk"):
-        block = slice(start, min(start + size, len(paths)))
-        ids = [str(i) for i in rows["id"].iloc[block]]
+    chunks = engine_ray.cut_chunks(paths, size)
+    files: list[Path | None] = []
+    todo: list[engine_ray.Chunk] = []
+    for chunk in chunks:
+        block = slice(chunk.index * size, chunk.index * size + len(chunk.paths))
         file = None
         if cache is not None:
+            ids = [str(i) for i in rows["id"].iloc[block]]
             file = cache / f"{domain}-{chunk_key(cache.name, ids, paths[block])[:40]}.parquet"
-            files.append(file)
             hit = read_chunk(file, len(ids))
             if hit is not None:
                 out[block], errors[block] = hit
-                reused += 1
+                files.append(file)
                 continue
-        vectors, errs = extract_images(model, paths[block], domain, cfg, device, precision)
+        files.append(file)
+        todo.append(chunk)
+    if len(todo) < len(chunks):
+        log.info("%s: %d of %d chunks from the feature cache %s", domain,
+                 len(chunks) - len(todo), len(chunks), cache)
+
+    def keep(index: int, vectors: np.ndarray, errs: list[str]) -> None:
+        block = slice(index * size, index * size + len(vectors))
         out[block], errors[block] = vectors, errs
-        if file is not None:
+        if (file := files[index]) is not None:
+            ids = [str(i) for i in rows["id"].iloc[block]]
             io.write_vectors(file, vectors, {"id": ids, "error": errs})
-    if reused:
-        log.info(
-            "%s: %d of %d chunks from the feature cache %s", domain, reused, len(starts), cache
-        )
-    return out, errors, files
+
+    progress = tqdm(total=len(todo), desc=f"extract {domain} (chunks of {size})", unit="chunk")
+    with progress:
+        if cfg.engine == "ray" and todo:
+            if make_model is None:
+                raise ExtractError("features.engine=ray: pass make_model (the actors' extractor)")
+            for index, vectors, errs in engine_ray.run_chunks(todo, domain, cfg, make_model):
+                keep(index, vectors, errs)
+                progress.update()
+        else:
+            for chunk in todo:
+                keep(chunk.index, *extract_images(model, [Path(p) for p in chunk.paths],
+                                                  domain, cfg, device, precision))
+                progress.update()
+    return out, errors, [f for f in files if f is not None]
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
@@ -287,180 +221,6 @@ def load_manifest(path: Path) -> pd.DataFrame:
     return df.sort_values(["domain", "id"], kind="stable").reset_index(drop=True)
 
 
-def _config_key(cfg: FeaturesConfig, rows: pd.DataFrame) -> str:
-    fields = {
-        k: getattr(cfg, k)
-        for k in ("weights", "onnx_path", "layers", "normalize_layers", "image_size", "precision",
-                  "skip_unreadable")
-    }
-    blob = json.dumps({"cfg": fields, "ids": list(rows["id"]), "paths": list(rows["path"])})
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def extract_shard(
-    manifest: pd.DataFrame,
-    raw_root: Path,
-    *,
-    parts_dir: Path,
-    cfg: FeaturesConfig,
-    shard: Shard,
-    local_rank: int = 0,
-    seed: int = 0,
-    chunks: list[Path] | None = None,
-) -> list[str]:
-    """Extract shard ``shard`` of each domain into ``parts_dir``; returns the parts written.
-
-    Each domain's rows are sorted by id before cutting. A part whose sidecar has the same
-    key (ids, paths, feature config) is kept as is. The feature cache files of a written
-    part are removed, unless ``chunks`` is given: then they are appended to it, for the
-    caller to remove once the part is safe (merged).
-    """
-    todo: list[tuple[Domain, pd.DataFrame, str]] = []
-    for domain in DOMAINS:
-        rows = manifest[manifest["domain"] == domain].sort_values("id", kind="stable")
-        rows = rows.iloc[shard.rows(len(rows))]
-        key = _config_key(cfg, rows)
-        sidecar = parts_dir / f"{shard.part(domain)}.json"
-        done = sidecar.exists() and (parts_dir / f"{shard.part(domain)}.parquet").exists()
-        if done and (meta := io.read_json(sidecar)).get("key") == key:
-            log.info("shard %s already extracted; skipping", shard.part(domain))
-            done_chunks = [Path(c) for c in meta.get("chunks", [])]
-            if chunks is None:
-                remove_files(done_chunks)
-            else:
-                chunks += done_chunks
-            continue
-        todo.append((domain, rows, key))
-    if not todo:
-        return []
-    device = resolve_device(cfg.device, local_rank)
-    precision = resolve_precision(cfg.precision, device)
-    model = build_extractor(cfg.weights, cfg.layers, cfg.onnx_path, seed, cfg.normalize_layers)
-    root = feature_cache_root()
-    cache = root / extractor_fingerprint(model, cfg, device, precision)[:32] if root else None
-    written = []
-    for domain, rows, key in todo:
-        paths = [raw_root / p for p in rows["path"]]
-        start = time.perf_counter()
-        vectors, errors, domain_chunks = extract_chunked(
-            model, rows, paths, domain, cfg, device, precision, cache
-        )
-        seconds = time.perf_counter() - start
-        ok = np.array([e == "" for e in errors], dtype=bool)
-        unreadable = [
-            {"id": i, "path": str(p), "domain": domain, "error": e}
-            for i, p, e in zip(rows["id"], rows["path"], errors)
-            if e
-        ]
-        for item in unreadable:
-            log.warning("skipping unreadable image %s", item["error"])
-        name = shard.part(domain)
-        io.write_vectors(
-            parts_dir / f"{name}.parquet", vectors[ok], {"id": rows["id"].to_numpy()[ok]}
-        )
-        meta = {
-            "key": key,
-            "domain": domain,
-            "shard": shard.index,
-            "n_shards": shard.count,
-            "count": int(ok.sum()),
-            "images": len(rows),
-            "seconds": seconds,
-            "dim": model.dim,
-            "weights": cfg.weights,
-            "layers": list(cfg.layers),
-            "image_size": cfg.image_size,
-            "precision": precision,
-            "device": str(device),
-            "unreadable": unreadable,
-            "chunks": [str(c) for c in domain_chunks],  # feature cache files to remove
-        }
-        io.write_json(meta, parts_dir / f"{name}.json")
-        if chunks is None:  # the part holds them now
-            remove_files(domain_chunks)
-        else:
-            chunks += domain_chunks
-        log.info(
-            "%s: %d images in %.1f s (%.1f images/s)",
-            name,
-            len(rows),
-            seconds,
-            len(rows) / max(seconds, 1e-9),
-        )
-        written.append(name)
-    return written
-
-
-def find_parts(parts_dir: Path, count: int | None = None) -> int:
-    """The shard count N of the complete set of parts in ``parts_dir`` (error if incomplete).
-
-    ``count`` given: only parts of that N are considered (stale parts of another N are
-    ignored); otherwise exactly one N must be present.
-    """
-    found: dict[int, set[tuple[str, int]]] = {}
-    for path in parts_dir.glob("*.parquet") if parts_dir.is_dir() else []:
-        match = PART_RE.match(path.name)
-        if match and (parts_dir / f"{path.stem}.json").exists():
-            found.setdefault(int(match.group(3)), set()).add((match.group(1), int(match.group(2))))
-    if count is not None:
-        found = {count: found.get(count, set())}
-    if len(found) != 1:
-        raise ExtractError(
-            f"{parts_dir}: need the parts of exactly one shard count N, found N in {sorted(found)}"
-        )
-    ((count, have),) = found.items()
-    missing = [f"{d}-{i}-of-{count}" for d in DOMAINS for i in range(count) if (d, i) not in have]
-    if missing:
-        raise ExtractError(f"{parts_dir}: missing parts {missing}; run those shards first")
-    return count
-
-
-def merge_parts(parts_dir: Path, out_dir: Path, count: int | None = None) -> dict[str, Any]:
-    """Concatenate all parts into ``out_dir/{photo,sketch}.parquet``; returns the summary.
-
-    Also writes ``out_dir/unreadable.csv`` (id, path, domain, error of skipped images) and
-    removes ``parts_dir``.
-    """
-    count = find_parts(parts_dir, count)
-    metas = {
-        d: [io.read_json(parts_dir / f"{Shard(i, count).part(d)}.json") for i in range(count)]
-        for d in DOMAINS
-    }
-    first = metas["photo"][0]
-    for m in (m for ms in metas.values() for m in ms):
-        for k in ("dim", "weights", "layers", "image_size", "precision"):
-            if m[k] != first[k]:
-                raise ExtractError(f"{parts_dir}: parts disagree on {k} ({m[k]} vs {first[k]})")
-    summary: dict[str, Any] = {k: first[k] for k in ("dim", "weights", "layers", "image_size")}
-    unreadable: list[dict[str, str]] = []
-    images = seconds = 0.0
-    for domain in DOMAINS:
-        tables = [
-            io.read_vectors(parts_dir / f"{Shard(i, count).part(domain)}.parquet")
-            for i in range(count)
-        ]
-        ids = pd.concat([t[0]["id"] for t in tables], ignore_index=True)
-        matrix = np.concatenate([t[1] for t in tables]).reshape(-1, first["dim"])  # (N, D)
-        io.write_vectors(out_dir / f"{domain}.parquet", matrix, {"id": ids})
-        summary[domain] = {
-            "count": len(ids),
-            "unreadable": sum(len(m["unreadable"]) for m in metas[domain]),
-        }
-        unreadable += [u for m in metas[domain] for u in m["unreadable"]]
-        images += sum(m["images"] for m in metas[domain])
-        seconds += sum(m["seconds"] for m in metas[domain])
-    columns = ["id", "path", "domain", "error"]
-    report = pd.DataFrame(unreadable, columns=columns).to_csv(index=False)
-    io.write_text(report, out_dir / "unreadable.csv")
-    summary.update(
-        images_per_s=images / max(seconds, 1e-9),
-        precision=first["precision"],
-        device=first["device"],
-        n_shards=count,
-        unreadable=unreadable,
-    )
-    shutil.rmtree(parts_dir)
-    return summary
 
 
 def run_extract(
@@ -469,24 +229,69 @@ def run_extract(
     *,
     out_dir: Path,
     cfg: FeaturesConfig,
-    shard: Shard = Shard(),
-    local_rank: int = 0,
     seed: int = 0,
-) -> dict[str, Any] | None:
-    """Extract ``shard``; with a single shard also merge and return the summary."""
+    make_model: engine_ray.ModelFactory | None = None,
+) -> dict[str, Any]:
+    """F of every manifest row into ``out_dir/{photo,sketch}.parquet``; returns the summary.
+
+    Rows sorted by id per domain. Also writes ``out_dir/unreadable.csv`` (id, path, domain,
+    error of skipped images); the chunks cached on the way are removed at the end.
+    ``make_model``: what each Ray actor builds (default: the extractor of ``cfg``).
+    """
     manifest = load_manifest(manifest_path)
-    parts_dir = out_dir / "parts"
-    kw = {"parts_dir": parts_dir, "cfg": cfg, "shard": shard, "local_rank": local_rank, "seed": seed}
-    if shard.count > 1:
-        extract_shard(manifest, raw_root, **kw)
-        return None
-    # One shard (`dvc repro`): DVC deletes out_dir, parts included, before a rerun, so
-    # the cached chunks are the only progress that survives until the merge is done.
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    model = build_extractor(cfg.weights, cfg.layers, cfg.onnx_path, seed, cfg.normalize_layers)
+    make_model = make_model or functools.partial(
+        build_extractor, cfg.weights, cfg.layers, cfg.onnx_path, seed, cfg.normalize_layers
+    )
+    root = feature_cache_root()
+    cache = root / extractor_fingerprint(model, cfg, device, precision)[:32] if root else None
+    summary: dict[str, Any] = {"dim": model.dim, "weights": cfg.weights,
+                               "layers": list(cfg.layers), "image_size": cfg.image_size}
+    unreadable: list[dict[str, str]] = []
     chunks: list[Path] = []
-    extract_shard(manifest, raw_root, **kw, chunks=chunks)
-    summary = merge_parts(parts_dir, out_dir, 1)
+    results: dict[str, tuple[np.ndarray, list[str], list[Path]]] = {}
+    images, seconds = 0, 0.0
+    with contextlib.ExitStack() as session:
+        if cfg.engine == "ray":  # one Ray session for both domains
+            session.enter_context(engine_ray.ray_cluster())
+        for domain in DOMAINS:
+            start = time.perf_counter()
+            extracted = extract_chunked(
+                model, *_domain_rows(manifest, raw_root, domain), domain, cfg, device,
+                precision, cache, make_model,
+            )
+            seconds += time.perf_counter() - start
+            results[domain] = extracted
+    for domain in DOMAINS:
+        rows, _ = _domain_rows(manifest, raw_root, domain)
+        vectors, errors, files = results[domain]
+        images += len(rows)
+        chunks += files
+        ok = np.array([e == "" for e in errors], dtype=bool)
+        bad = [{"id": i, "path": str(p), "domain": domain, "error": e}
+               for i, p, e in zip(rows["id"], rows["path"], errors) if e]
+        for item in bad:
+            log.warning("skipping unreadable image %s", item["error"])
+        io.write_vectors(out_dir / f"{domain}.parquet", vectors[ok],
+                         {"id": rows["id"].to_numpy()[ok]})
+        summary[domain] = {"count": int(ok.sum()), "unreadable": len(bad)}
+        unreadable += bad
+    report = pd.DataFrame(unreadable, columns=["id", "path", "domain", "error"])
+    io.write_text(report.to_csv(index=False), out_dir / "unreadable.csv")
+    summary.update(images_per_s=images / max(seconds, 1e-9), precision=precision,
+                   device=str(device), engine=cfg.engine, unreadable=unreadable)
     remove_files(chunks)
     return summary
+
+
+def _domain_rows(
+    manifest: pd.DataFrame, raw_root: Path, domain: Domain
+) -> tuple[pd.DataFrame, list[Path]]:
+    """One domain's rows, sorted by id, and their image paths."""
+    rows = manifest[manifest["domain"] == domain].sort_values("id", kind="stable")
+    return rows, [raw_root / p for p in rows["path"]]
 
 
 def remove_files(paths: list[Path]) -> None:

@@ -196,6 +196,11 @@ def read_bundle(root: str | Path) -> Bundle:
     return Bundle(root, spec)
 
 
+def bundle_extractor(root: str | Path) -> VGGFeatures:
+    """:func:`load_extractor` of the bundle folder ``root``: what a Ray actor builds itself."""
+    return load_extractor(read_bundle(root))
+
+
 def load_extractor(bundle: Bundle) -> VGGFeatures:
     """The bundle's VGG-16 extractor F, its tensors checked against the recorded SHA-256."""
     cfg, backbone = bundle.features, bundle.spec["backbone"]

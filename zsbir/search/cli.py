@@ -1,6 +1,6 @@
 """The ``zsbir`` command: ``index`` a photo folder, ``query`` it with a sketch, ``serve`` a page.
 
-    zsbir index PHOTO_DIR --bundle models/bundle --out INDEX_DIR [--shard i/N] [--skip-unreadable]
+    zsbir index PHOTO_DIR --bundle models/bundle --out INDEX_DIR [--engine local|ray] [--skip-unreadable]
                 [--kind flat|sq8|ivf|hnsw] [--nlist L] [--nprobe P]
     zsbir query SKETCH.png --index INDEX_DIR -k 10 [--json] [--sheet out.png]
     zsbir serve --index INDEX_DIR [--host 127.0.0.1] [--port 8000] [--token SECRET]
@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from zsbir.features.extract import ExtractError, Shard
+from zsbir.features.engine_ray import RayEngineError
+from zsbir.features.extract import ExtractError
 from zsbir.features.images import ImageReadError
 from zsbir.io import ArtifactError
 from zsbir.retrieval.index import KINDS
@@ -29,14 +29,8 @@ from zsbir.search.bundle import BundleError
 
 # Errors a user can fix from the message alone; anything else is also one line, but
 # flagged as unexpected (exit 2 either way, --debug for the traceback).
-USER_ERRORS = (BundleError, ArtifactError, ExtractError, ImageReadError, ValueError, OSError)
-
-
-def parse_shard(text: str) -> Shard:
-    """``i/N``, or ``env``: ``RANK``/``WORLD_SIZE`` as set by torchrun."""
-    if text == "env":
-        return Shard(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
-    return Shard.parse(text)
+USER_ERRORS = (BundleError, ArtifactError, ExtractError, ImageReadError, RayEngineError,
+               ValueError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("photo_dir", type=Path)
     ix.add_argument("--bundle", type=Path, default=Path("models/bundle"))
     ix.add_argument("--out", type=Path, required=True, help="index folder (created/updated)")
-    ix.add_argument("--shard", type=parse_shard, default=Shard(),
-                    help="i/N: embed only shard i of N into OUT/parts (then run without --shard "
-                         "to merge); 'env' under torchrun")
+    ix.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="ray: embed on a Ray cluster ($RAY_ADDRESS, else a local Ray); the "
+                         "same index")
     ix.add_argument("--skip-unreadable", action="store_true",
                     help="skip files that cannot be decoded (listed in OUT/index.json)")
     ix.add_argument("--kind", choices=KINDS, default="flat",
@@ -99,8 +93,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     except ConfigError as err:  # name the flag, not the dataclass field
         raise ConfigError(re.sub(r"index\.(\w+)", r"--\1", str(err))) from None
     try:
-        summary = index_folder(args.photo_dir, args.bundle, args.out, args.shard,
-                               args.skip_unreadable, spec, args.device)
+        summary = index_folder(args.photo_dir, args.bundle, args.out, args.skip_unreadable,
+                               spec, args.device, args.engine)
     except ImageReadError as err:
         raise ImageReadError(
             f"{last_line(str(err))}; pass --skip-unreadable to index the other photos (the "
@@ -108,12 +102,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         ) from err
     for item in summary.get("skipped", []):
         print(f"skipped {item['path']}: {item['error']}", file=sys.stderr)
-    if args.shard.count > 1:
-        print(f"shard {args.shard.index}/{args.shard.count}: embedded {summary['embedded']} photos"
-              f" into {args.out}/parts; run once more without --shard to merge")
-    else:
-        print(f"indexed {summary['count']} photos into {args.out} ({summary['embedded']} embedded,"
-              f" {summary['reused']} reused, {len(summary['skipped'])} skipped)")
+    print(f"indexed {summary['count']} photos into {args.out} ({summary['embedded']} embedded,"
+          f" {summary['reused']} reused, {len(summary['skipped'])} skipped)")
     return 0
 
 

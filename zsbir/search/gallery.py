@@ -7,25 +7,26 @@
                     skipped (unreadable) files, sha256 of photos.parquet
     photos.parquet  path (relative to the photo folder, POSIX), sha256 of the file, vector
     faiss.index     FAISS index over the vectors (zsbir.retrieval.index), row i = table row i
-    parts/          work in progress: embedded chunks, removed by the merge
+    parts/          work in progress: embedded chunks, removed once the index is written
 
 Incremental and resumable: every file is identified by the SHA-256 of its bytes. Vectors
 already in ``photos.parquet`` or in a part are reused; only new content is embedded, in
 chunks, each chunk written to ``parts/`` atomically as soon as it is done, so an
 interrupted run loses at most one chunk. A path is listed once; identical files share one
-embedding. Scale-out: ``--shard i/N`` processes embed disjoint slices of the content
-(sorted hashes cut by the extract stage's :class:`~zsbir.features.extract.Shard`, minus
-what is embedded already) into ``parts/`` and stop; a final run without ``--shard``
-merges (embedding anything still missing).
+embedding. Scale-out: ``engine="ray"`` (``zsbir index --engine ray``) computes the same
+chunks' features on a Ray cluster (:mod:`zsbir.features.engine_ray`): the same index.
 An index remembers its bundle's fingerprint and refuses any other bundle.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from zsbir import io
-from zsbir.features.extract import Shard
 from zsbir.config import IndexSpec, to_dict
+from zsbir.features import engine_ray
 from zsbir.retrieval.index import build_index, resolve_spec, save_index
-from zsbir.search.bundle import sha256_file
+from zsbir.search.bundle import bundle_extractor, sha256_file
 from zsbir.search.photo_index import (
     FAISS,
     FORMAT,
@@ -106,6 +107,24 @@ def known_vectors(out: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return vectors, errors
 
 
+def chunk_features(
+    retriever: Retriever,
+    paths: list[list[Path]],
+    skip_unreadable: bool,
+    engine: str,
+) -> Iterator[tuple[int, np.ndarray, list[str]]]:
+    """``(k, F (n, D_F), errors)`` of each chunk ``paths[k]``, here or on Ray actors."""
+    if engine == "local":
+        for k, chunk in enumerate(tqdm(paths, desc="index chunks", unit="chunk")):
+            yield k, *retriever.file_features(chunk, "photo", skip_unreadable)
+        return
+    cfg = dataclasses.replace(retriever.cfg, skip_unreadable=skip_unreadable, engine="ray")
+    make_model = functools.partial(bundle_extractor, retriever.bundle.root)
+    chunks = [engine_ray.Chunk(k, tuple(map(str, c))) for k, c in enumerate(paths)]
+    results = engine_ray.run_chunks(chunks, "photo", cfg, make_model)
+    yield from tqdm(results, total=len(chunks), desc="index chunks (ray)", unit="chunk")
+
+
 def embed_missing(
     retriever: Retriever,
     photo_dir: Path,
@@ -113,14 +132,14 @@ def embed_missing(
     parts: Path,
     tag: str,
     skip_unreadable: bool,
+    engine: str = "local",
 ) -> int:
     """Embed ``todo`` (sha256, path) chunk by chunk into ``parts/<tag>-<k>.parquet``."""
     done = 0
-    for k, start in enumerate(tqdm(range(0, len(todo), CHUNK), desc="index chunks", unit="chunk")):
-        chunk = todo[start : start + CHUNK]
-        feats, errors = retriever.file_features(
-            [photo_dir / p for _, p in chunk], "photo", skip_unreadable
-        )
+    chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
+    paths = [[photo_dir / p for _, p in chunk] for chunk in chunks]
+    for k, feats, errors in chunk_features(retriever, paths, skip_unreadable, engine):
+        chunk = chunks[k]
         ok = np.array([e == "" for e in errors], dtype=bool)
         vectors = retriever.embed_features(feats[ok], "photo") if ok.any() else None
         name = parts / f"{tag}-{k:06d}.parquet"
@@ -146,19 +165,17 @@ def index_folder(
     photo_dir: str | Path,
     bundle: str | Path,
     out: str | Path,
-    shard: Shard = Shard(),
     skip_unreadable: bool = False,
     spec: IndexSpec = IndexSpec(),
     device: str = "auto",
+    engine: str = "local",
 ) -> dict[str, Any]:
     """Index (or update the index of) ``photo_dir`` into ``out``; returns a summary.
 
     ``spec`` picks the FAISS index kind (:mod:`zsbir.retrieval.index`); its resolved
     ``nlist``/``nprobe`` go to ``index.json`` (``index_params``). An ``ivf`` index trains on
     a sample seeded by the bundle's seed.
-
-    With ``shard.count > 1`` only this shard's share of the missing content is embedded
-    into ``out/parts/`` (no index is written); run once more without a shard to merge.
+    ``engine``: ``local``, or ``ray`` (the same chunks on a Ray cluster; the same index).
     """
     photo_dir, out = Path(photo_dir), Path(out)
     start = time.perf_counter()
@@ -177,20 +194,11 @@ def index_folder(
     for h, p in zip(hashes, paths):
         first_path.setdefault(h, p)
     missing = [h for h in first_path if h not in known]
-    # A shard's slice is cut from ALL content (sorted), not from what is missing: shards
-    # started at different times then still split the work the same way.
-    every = sorted(first_path)
-    mine = [h for h in every[shard.rows(len(every))] if h not in known]
-    tag = f"s{shard.index}of{shard.count}-{time.time_ns()}"
-    embedded = embed_missing(
-        retriever, photo_dir, [(h, first_path[h]) for h in mine], parts, tag, skip_unreadable
-    )
+    todo = [(h, first_path[h]) for h in sorted(missing)]
+    embedded = embed_missing(retriever, photo_dir, todo, parts, f"run-{time.time_ns()}",
+                             skip_unreadable, engine)
     summary: dict[str, Any] = {"images": len(paths), "embedded": embedded,
                                "reused": len(first_path) - len(missing)}
-    if shard.count > 1:
-        log.info("shard %d/%d: embedded %d photos into %s", shard.index, shard.count, embedded,
-                 parts)
-        return summary | {"seconds": time.perf_counter() - start}
     vectors, errors = known_vectors(out)
     keep = [i for i, h in enumerate(hashes) if h in vectors]
     skipped = [{"path": paths[i], "error": errors.get(h, "not embedded")}

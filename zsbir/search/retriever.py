@@ -23,12 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from zsbir.features.extract import (
-    _autocast,
-    extract_images,
-    resolve_device,
-    resolve_precision,
-)
+from zsbir.features.device import autocast, resolve_device, resolve_precision
+from zsbir.features.extract import extract_images
 from zsbir.features.images import Domain, ImageReadError, decode_image
 from zsbir.features.pca import PCAModel, load_models
 from zsbir.features.vgg import VGGFeatures
@@ -110,7 +106,7 @@ class Retriever:
         """F of decoded images, ``features.batch_size`` at a time: float32 (N, D_F)."""
         out = np.zeros((len(tensors), self.extractor.dim), np.float32)  # (N, D_F)
         size = self.cfg.batch_size
-        with torch.inference_mode(), _autocast(self.device, self.precision):
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for i in range(0, len(tensors), size):
                 x = torch.stack(list(tensors[i : i + size])).to(self.device)  # (B, 3, S, S) uint8
                 x = x.contiguous(memory_format=torch.channels_last)
