@@ -11,6 +11,7 @@ from PIL import Image
 
 from zsbir import io
 from zsbir.config import FeaturesConfig
+from zsbir.features import device as device_mod
 from zsbir.features import extract as E
 from zsbir.features.images import ImageReadError, decode_image
 from zsbir.features.weights import build_extractor
@@ -146,7 +147,7 @@ def test_unreadable_image_in_a_worker_process_still_names_its_path(tmp_path: Pat
 
 
 def test_bf16_without_native_support_falls_back_to_fp32(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(E, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     assert E.resolve_precision("bf16", torch.device("cpu")) == "fp32"
     assert E.resolve_precision("fp32", torch.device("cpu")) == "fp32"
     manifest = _dataset(tmp_path, n_photos=1)

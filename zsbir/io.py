@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -277,6 +278,25 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+# ------------------------------------------------------------------------- checksums
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(digests: Mapping[str, str], path: str | os.PathLike[str]) -> None:
+    """Write ``{relative path: sha256}`` as a ``sha256sum`` file (``<hex>  <path>`` lines,
+    sorted by path), atomically; ``sha256sum -c`` verifies it from the files' root."""
+    bad = [p for p in digests if "\n" in p or "\\" in p]
+    if bad:
+        raise ArtifactError(f"{path}: path {bad[0]!r} cannot be written to a checksum file")
+    write_text("".join(f"{digests[p]}  {p}\n" for p in sorted(digests)), path)
 
 
 # ----------------------------------------------------------------------- checkpoints

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +17,12 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class BuiltDataset:
-    """A dataset written to disk: its manifest and where its files came from."""
+    """A dataset written to disk: its manifest, where its files came from, and the SHA-256
+    of every file the manifest lists (by its path)."""
 
     manifest: pd.DataFrame
     provenance: dict[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 # build(cfg, seed, out_dir, repo_root): write the dataset to out_dir (atomically)

@@ -122,10 +122,10 @@ def extractor_fingerprint(
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
+def _content_hash(path: Path) -> str:
     """Content hash of one image (``"missing"`` if it cannot be read)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return io.file_sha256(path)
     except OSError:
         return "missing"
 
@@ -134,7 +134,7 @@ def chunk_key(fingerprint: str, ids: list[str], paths: list[Path]) -> str:
     """Identity of one chunk: extractor fingerprint, ids, paths and image contents."""
     digest = hashlib.sha256(fingerprint.encode())
     for item, path in zip(ids, paths):
-        digest.update(f"\0{item}\0{path.name}\0{file_sha256(path)}".encode())
+        digest.update(f"\0{item}\0{path.name}\0{_content_hash(path)}".encode())
     return digest.hexdigest()
 
 

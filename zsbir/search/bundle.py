@@ -86,15 +86,6 @@ class Bundle:
         return int(self.spec["retrieval"]["seed"])
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tensor_fingerprint(module: torch.nn.Module) -> str:
     """SHA-256 over the names, shapes and float32 bytes of every tensor of ``module``."""
     digest = hashlib.sha256()
@@ -149,7 +140,7 @@ def write_bundle(
             "training_classes": sorted(str(c) for c in seen),
             "metrics": io.read_json(inputs.metrics),
             "git_commit": commit,
-            "files": {name: sha256_file(tmp / name) for name in files},
+            "files": {name: io.file_sha256(tmp / name) for name in files},
         }
         spec["fingerprint"] = _fingerprint(spec)
         io.write_json(spec, tmp / MANIFEST)
@@ -189,7 +180,7 @@ def read_bundle(root: str | Path) -> Bundle:
         path = root / name
         if not path.is_file():
             raise BundleError(f"{path}: missing from the bundle; re-run `dvc repro package`")
-        if sha256_file(path) != want:
+        if io.file_sha256(path) != want:
             raise BundleError(f"{path}: content differs from bundle.json (damaged or replaced)")
     if _fingerprint(spec) != spec.get("fingerprint"):
         raise BundleError(f"{manifest}: fingerprint does not match its content (edited?)")

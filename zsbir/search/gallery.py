@@ -38,7 +38,7 @@ from zsbir import io
 from zsbir.config import IndexSpec, to_dict
 from zsbir.features import engine_ray
 from zsbir.retrieval.index import build_index, resolve_spec, save_index
-from zsbir.search.bundle import bundle_extractor, sha256_file
+from zsbir.search.bundle import bundle_extractor
 from zsbir.search.photo_index import (
     FAISS,
     FORMAT,
@@ -79,7 +79,7 @@ def find_images(photo_dir: Path, exclude: Path | None = None) -> list[str]:
 
 def hash_files(photo_dir: Path, paths: list[str]) -> list[str]:
     """SHA-256 of each file's content."""
-    return [sha256_file(photo_dir / p) for p in tqdm(paths, desc="hash photos", unit="file")]
+    return [io.file_sha256(photo_dir / p) for p in tqdm(paths, desc="hash photos", unit="file")]
 
 
 # ------------------------------------------------------------------------- parts
@@ -221,7 +221,7 @@ def index_folder(
         "count": len(keep),
         "dim": int(matrix.shape[1]),
         "skipped": skipped,
-        "table_sha256": sha256_file(out / TABLE),
+        "table_sha256": io.file_sha256(out / TABLE),
     }
     io.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", out / META)
     shutil.rmtree(parts)

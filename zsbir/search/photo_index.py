@@ -19,7 +19,6 @@ import pandas as pd
 from zsbir import io
 from zsbir.config import IndexSpec
 from zsbir.retrieval.index import load_index, search
-from zsbir.search.bundle import sha256_file
 
 FORMAT = "zsbir-index-v1"
 META, TABLE, FAISS, PARTS = "index.json", "photos.parquet", "faiss.index", "parts"
@@ -88,7 +87,7 @@ class PhotoIndex:
         if meta is None:
             raise GalleryError(f"{root}: not a zsbir index (no {META}); run `zsbir index`")
         check_fingerprint(root, meta["bundle_fingerprint"], fingerprint)
-        if sha256_file(root / TABLE) != meta["table_sha256"]:
+        if io.file_sha256(root / TABLE) != meta["table_sha256"]:
             raise GalleryError(f"{root / TABLE}: content differs from {META}; re-run `zsbir index`")
         table, vectors = io.read_vectors(root / TABLE)
         index = load_index(root / FAISS, index_spec(meta))

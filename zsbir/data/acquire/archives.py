@@ -11,7 +11,6 @@ each opens as an image.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from zsbir.data.base import DatasetError
+from zsbir.io import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +189,6 @@ def _extract_7z(path: Path, wanted: Mapping[str, str], out: Path, bar: tqdm) -> 
 def workers() -> int:
     """Threads for I/O-bound work: twice the cores, at most 8."""
     return min(8, (os.cpu_count() or 1) * 2)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_image(rel: str, image: bytes | Path) -> None:

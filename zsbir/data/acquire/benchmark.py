@@ -44,7 +44,7 @@ from zsbir.data.base import BuiltDataset, DatasetError
 from zsbir.schema import item_id, make_manifest, validate_manifest
 from zsbir.data.acquire import archives
 from zsbir.data.acquire.archives import Listing
-from zsbir.io import atomic_dir, write_text
+from zsbir.io import atomic_dir, file_sha256, write_text
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _in_source(pkg: Package, source: Path) -> Path | None:
 
 def _check_record(archive: Path, record: Path) -> tuple[str, str]:
     """SHA-256 of a local archive against the one recorded at first sight (or record it)."""
-    digest = archives.file_sha256(archive)
+    digest = file_sha256(archive)
     known = read_record(record)
     if known is None:
         write_record(record, digest, archive)
