@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from zsbir.experiments import tune as tune_mod
 from zsbir.experiments.tune import load_search_space, tune
 from zsbir.experiments.tuned import read_tuned, write_tuned
 from zsbir.io import read_vectors, write_vectors
+from zsbir.split.assign import assign_items, random_unseen, subsample_train
 from zsbir.train.data import load_training_data
 from toy import make_toy_dataset
 
@@ -137,3 +139,39 @@ def test_tuned_file_round_trip_keeps_other_models(tmp_path: Path) -> None:
     assert set(got) == {"cvae", "twotower"} and got["cvae"].params == {"train.lr_g": 0.01}
     assert read_tuned(tmp_path / "absent.yaml") == {}
     assert read_tuned(REPO / "experiments" / "tuned.yaml") is not None
+
+
+def test_a_random_split_keeps_its_unseen_and_unused_items_out_of_training_and_tuning(
+    tmp_path: Path, store: Path
+) -> None:
+    """A split drawn by split.seed (random, as the splits grid does) with
+    split.train_per_class: NaN in every one of its unseen-class and unused rows changes no
+    trial, and no such item is in what training loads."""
+    (tmp_path / "s.yaml").write_text(SPACE)
+    toy = make_toy_dataset(n_seen=5, n_unseen=3, photos_per_class=8, dim=12, sem_dim=6, seed=2)
+    unseen = random_unseen(toy.class_meta["class"], 3, seed=11)
+    assert set(unseen) != set(toy.class_meta.loc[toy.class_meta["split"] == "unseen", "class"])
+    items = subsample_train(assign_items(toy.manifest, unseen, 0.2, seed=11), toy.manifest, 3, 11)
+    kept_out = set(items.loc[items["split"].isin(["test", "unused"]), "id"])
+    assert (items["split"] == "unused").any()
+    meta = toy.class_meta.assign(split=np.where(toy.class_meta["class"].isin(unseen), "unseen", "seen"))
+    roots = {}
+    for name, poison in (("clean", False), ("poisoned", True)):
+        features = {}
+        for domain, (ids, x) in toy.features.items():
+            x = x.copy()
+            if poison:
+                x[ids["id"].isin(kept_out).to_numpy()] = np.nan
+            features[domain] = (ids, x)
+        x_sem = toy.x_sem.copy()
+        if poison:
+            x_sem[meta["class"].isin(unseen).to_numpy()] = np.nan
+        replace(toy, split=items, class_meta=meta, features=features, x_sem=x_sem).write(tmp_path / name)
+        roots[name] = tmp_path / name / "data"
+    loaded = _load(roots["poisoned"])
+    seen_ids = {i for part in (loaded.photo_train, loaded.sketch_train, loaded.photo_val,
+                               loaded.sketch_val) for i in part.ids}
+    assert seen_ids and not seen_ids & kept_out and not set(loaded.classes) & set(unseen)
+    a = _tune(roots["clean"], store, "random-clean", tmp_path / "s.yaml")
+    b = _tune(roots["poisoned"], store, "random-poisoned", tmp_path / "s.yaml")
+    assert a.values == b.values and all(np.isfinite(a.values))

@@ -107,8 +107,15 @@ class SplitConfig:
     published_list: Literal[
         "auto", "sketchy-21", "sketchy-25", "tuberlin-30", "quickdraw-30"
     ] = "auto"
-    # method 'random': this many unseen classes, drawn with the run's seed.
+    # method 'random': this many unseen classes, drawn with the split seed.
     n_unseen: Size = 30
+    # Seed of the class draw (method random), the val draw and the train subsample;
+    # null = the run's `seed`. A grid over splits sets it apart from the training seed.
+    seed: Count | None = None
+    # Keep this many train photos per seen class (their sketches with them), drawn with
+    # the split seed; the other train items are marked 'unused'. val and test items never
+    # change. null = all (a learning curve sweeps it).
+    train_per_class: Size | None = None
     # WordNet relations to an ImageNet-1K synset that make a class "seen" (in ImageNet).
     overlap_relations: tuple[Literal["exact", "hypernym", "hyponym"], ...] = ("exact", "hyponym")
     # Hypernym/hyponym relations count only within this many WordNet hops.

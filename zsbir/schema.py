@@ -31,7 +31,8 @@ from zsbir.io import ArtifactError
 
 Domain = Literal["photo", "sketch"]
 DOMAINS: tuple[Domain, ...] = ("photo", "sketch")
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+# unused: a seen-class train item left out by split.train_per_class (no stage reads it)
+SPLITS: tuple[str, ...] = ("train", "val", "test", "unused")
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("id", "path", "domain", "class", "wnid", "pair_id")
 COLUMNS = MANIFEST_COLUMNS  # the manifest's, under its historical name

@@ -104,6 +104,29 @@ def _hashed_val(item_id: str, val_fraction: float, seed: int) -> bool:
     return bool(rng.random() < val_fraction)
 
 
+def subsample_train(
+    items: pd.DataFrame, manifest: pd.DataFrame, per_class: int, seed: int
+) -> pd.DataFrame:
+    """``split.train_per_class``: keep ``per_class`` train photos of each seen class
+    (a seeded draw, per class), their paired sketches with them, and as many unpaired
+    train sketches; every other train item becomes ``unused``. val and test rows are
+    returned as they were, so a learning curve's test set and model selection never move.
+    """
+    out = items.copy()
+    train = out["split"] == "train"
+    pair = dict(zip(manifest["id"], manifest["pair_id"]))
+    keep: set[str] = set()
+    for (cls, domain), group in out[train].groupby(["class", "domain"], sort=True):
+        ids = sorted(group["id"])
+        if domain == "sketch":
+            ids = [i for i in ids if not isinstance(pair.get(i), str)]  # paired: by photo
+        rng = np.random.default_rng(derive(seed, "split.train_per_class", str(cls), str(domain)))
+        keep.update(ids[i] for i in rng.permutation(len(ids))[:per_class])
+    kept = out["id"].isin(keep) | out["id"].map(pair).isin(keep)
+    out.loc[train & ~kept, "split"] = "unused"
+    return out
+
+
 def assign_items(
     manifest: pd.DataFrame, unseen: Iterable[str], val_fraction: float, seed: int
 ) -> pd.DataFrame:

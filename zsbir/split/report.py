@@ -51,7 +51,9 @@ def split_report(
         "",
         f"- method: {method}; ImageNet-1K overlap rule: seen iff relation in "
         f"[{relations}] (hypernym/hyponym within {config.max_hops} WordNet hops)",
-        f"- val_fraction {config.val_fraction}, seed {seed}, semantic `{config.semantic}`",
+        f"- val_fraction {config.val_fraction}, split seed {seed} "
+        f"({'split.seed' if config.seed is not None else 'the run seed'}), train photos per "
+        f"seen class {config.train_per_class or 'all'}, semantic `{config.semantic}`",
         f"- classes: {metrics['n_classes']} ({metrics['n_seen']} seen, "
         f"{metrics['n_unseen']} unseen)",
         "- relation directions: `hyponym` = an ImageNet-1K synset lies below the class "

@@ -14,7 +14,7 @@ import pyarrow as pa
 from zsbir.config import SplitConfig
 from zsbir.io import write_table, write_text, write_vectors
 from zsbir.schema import CLASS_COLUMNS, validate_manifest
-from zsbir.split.assign import assign_items, class_relations, random_unseen
+from zsbir.split.assign import assign_items, class_relations, random_unseen, subsample_train
 from zsbir.split.published import (
     PUBLISHED_LISTS,
     PublishedSplitError,
@@ -47,12 +47,15 @@ def make_split(
     dataset: str,
     taxonomy: Taxonomy | None = None,
 ) -> SplitResult:
-    """Class split by ``config.method``, x_sem per class, items to train/val/test.
+    """Class split by ``config.method``, x_sem per class, items to train/val/test (and
+    ``unused``: train items past ``config.train_per_class``).
 
     The ImageNet-1K overlap split is always computed (for the report); ``published``
-    takes the unseen classes from the paper's list for ``dataset`` instead.
+    takes the unseen classes from the paper's list for ``dataset`` instead. Every draw
+    uses ``config.seed``, or the run's ``seed`` when that is null.
     """
     validate_manifest(manifest)
+    seed = seed if config.seed is None else config.seed
     taxonomy = taxonomy or Taxonomy()
     classes = class_relations(manifest, config, taxonomy, dataset)
     classes["published_split"] = None
@@ -86,6 +89,8 @@ def make_split(
     vectors = class_vectors(classes["class"].tolist(), config.semantic, ancestry)  # (C, S)
     unseen_classes = classes.loc[classes["split"] == "unseen", "class"]
     items = assign_items(manifest, unseen_classes, config.val_fraction, seed)
+    if config.train_per_class is not None:
+        items = subsample_train(items, manifest, config.train_per_class, seed)
     metrics = split_metrics(classes, items)
     report = split_report(classes, metrics, config, dataset, seed, listed)
     log.info(
