@@ -74,7 +74,7 @@ def retrieval_figure(
     ``results[i]`` are the top photos of query ``i``; ``correct`` is (n_queries, top) bool.
     """
     n_rows, top = correct.shape
-    fig = _figure((1.3 * (top + 1), 1.45 * max(n_rows, 1)))
+    fig = new_figure((1.3 * (top + 1), 1.45 * max(n_rows, 1)))
     axes = np.asarray(fig.subplots(max(n_rows, 1), top + 1, squeeze=False))  # (rows, top+1)
     axes[0, 0].set_title("query", fontsize=8)
     for i in range(n_rows):
@@ -137,7 +137,7 @@ def tsne_figure(
     labels, is_query = np.asarray(labels).astype(str)[keep], np.asarray(is_query)[keep]
     classes = np.unique(labels)
     cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
-    fig = _figure((7.0, 6.0))
+    fig = new_figure((7.0, 6.0))
     ax = fig.subplots()
     for c, name in enumerate(classes):
         for query, marker in ((False, "o"), (True, "^")):
@@ -152,7 +152,8 @@ def tsne_figure(
     return fig
 
 
-def _figure(size: tuple[float, float]) -> Figure:
+def new_figure(size: tuple[float, float]) -> Figure:
+    """A constrained-layout figure of ``size`` inches on its own Agg canvas."""
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

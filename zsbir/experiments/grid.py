@@ -15,6 +15,10 @@ A grid file (``experiments/*.yaml``) looks like::
       comparison: [cvaegan, raw]
       ablation: [cvaegan, no-semantic]
     tuned_file: tuned.yaml          # optional; relative to the grid file's folder
+    sweep:                          # optional: the tables are levels of one quantity
+      label: class split            # (zsbir.experiments.sweeps pools them into one table)
+      models: [cvaegan, raw]        # model.name of each table's rows, in row order
+      levels: {comparison: published, ablation: 1}   # table -> level value
 
 Each (row, seed) becomes one DVC experiment ``<name>-<row>-s<seed>`` with the overrides,
 ``seed=<seed>`` and ``ablation=<row>`` (the label that tags its MLflow run). Overrides
@@ -45,7 +49,8 @@ from zsbir.io import read_yaml
 log = logging.getLogger(__name__)
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_GRID_KEYS = {"name", "seeds", "base", "rows", "tables", "tuned_file"}
+_GRID_KEYS = {"name", "seeds", "base", "rows", "tables", "tuned_file", "sweep"}
+_SWEEP_KEYS = {"label", "models", "levels"}
 TUNED_KEY = "tuned"  # row key: take the tuned params of the row's model.name
 
 
@@ -67,6 +72,19 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A grid's ``sweep:`` section."""
+
+    label: str  # the swept quantity, e.g. "class split"
+    models: tuple[str, ...]  # model per table-row position; the first is the reference
+    levels: Mapping[str, float | str]  # table name -> level value
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(v, (int, float)) for v in self.levels.values())
+
+
+@dataclass(frozen=True)
 class Grid:
     """A validated grid file."""
 
@@ -77,6 +95,7 @@ class Grid:
     tables: Mapping[str, tuple[str, ...]]
     tuned: Mapping[str, Tuned] = dataclasses.field(default_factory=dict)  # row -> its tuning
     row_seeds: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    sweep: Sweep | None = None
 
     def seeds_of(self, row: str) -> tuple[int, ...]:
         """The row's own ``seeds:`` if it has them, else the grid's."""
@@ -129,7 +148,40 @@ def load_grid(path: str | Path, params: Mapping[str, Any]) -> Grid:
         if not names or missing:
             raise ConfigError(f"{where}: table '{table}' names unknown rows {missing or names}")
         tables[str(table)] = tuple(names)
-    return Grid(name, seeds, base, rows, tables, tuned, row_seeds)
+    grid = Grid(name, seeds, base, rows, tables, tuned, row_seeds)
+    if "sweep" in raw:
+        grid = dataclasses.replace(grid, sweep=_sweep(raw["sweep"], grid, params, f"{where}: sweep"))
+    return grid
+
+
+def _sweep(raw: Any, grid: Grid, params: Mapping[str, Any], where: str) -> Sweep:
+    """The ``sweep:`` section: every level a table, each table's rows the models in order."""
+    section = _mapping(raw, where)
+    unknown = set(section) - _SWEEP_KEYS
+    if unknown or not {"label", "models", "levels"} <= set(section):
+        raise ConfigError(f"{where} must have exactly the keys {sorted(_SWEEP_KEYS)}")
+    models = section["models"]
+    if not (isinstance(models, list) and models and all(isinstance(m, str) for m in models)):
+        raise ConfigError(f"{where}: models must be a non-empty list of model names")
+    levels = _mapping(section["levels"], f"{where}: levels")
+    if len(levels) < 2:
+        raise ConfigError(f"{where}: levels needs at least two tables")
+    for table, value in levels.items():
+        if table not in grid.tables:
+            raise ConfigError(f"{where}: level '{table}' is not a table of the grid")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{where}: level '{table}' must be a number or a name, got {value!r}")
+        rows = grid.tables[table]
+        names = [_model_of(grid, row, params) for row in rows]
+        if names != models:
+            raise ConfigError(f"{where}: table '{table}' has models {names}, not {models}")
+    return Sweep(str(section["label"]), tuple(models), levels)
+
+
+def _model_of(grid: Grid, row: str, params: Mapping[str, Any]) -> str:
+    tuned = grid.tuned[row].overrides() if row in grid.tuned else {}
+    merged = {**grid.base, **tuned, **grid.rows[row]}
+    return parse_params(apply_overrides(params, merged)).model.name
 
 
 def _seeds(value: Any, where: str) -> tuple[int, ...]:

@@ -8,6 +8,9 @@ Writes into ``out_dir`` (``reports/tables/<grid>/``):
   numbers, a DVC plot), and ``tables.md`` with every table;
 - ``per_class.csv``: per (row, seed, class) AP, read from each run's MLflow artifact
   ``evaluate/plots/per_class_ap.csv`` (the input of the p-values);
+- with a ``sweep:`` (:mod:`zsbir.experiments.sweeps`): ``sweep.md``, ``sweep.tex``,
+  ``sweep.csv`` (every level and the pooled lines) and ``sweep.png`` (mAP@all and the
+  reference's gap per level);
 - ``figures/<row>-s<seed>-cases_*.png``: the case studies (best/worst classes, failure
   queries) and the retrieval grid of the reference run: the first row of the first table
   (the full model), first seed.
@@ -34,6 +37,13 @@ from zsbir.experiments.collect import (
     read_per_class_artifact,
 )
 from zsbir.experiments.grid import Grid
+from zsbir.experiments.sweeps import (
+    latex_sweep,
+    level_classes,
+    markdown_sweep,
+    plot_sweep,
+    sweep_summary,
+)
 from zsbir.experiments.tables import latex_table, markdown_table, summarise
 from zsbir.io import write_text
 from zsbir.tracking import EXPERIMENT
@@ -86,6 +96,26 @@ def write_tables(grid: Grid, results: pd.DataFrame, out_dir: Path,
     return summaries, [*files, out_dir / "tables.md"]
 
 
+def write_sweep(grid: Grid, results: pd.DataFrame, per_class: pd.DataFrame, out_dir: Path
+                ) -> tuple[pd.DataFrame, list[Path]]:
+    """The grid's sweep pooled over its tables: Markdown, LaTeX, CSV and the figure."""
+    assert grid.sweep is not None
+    sweep = grid.sweep
+    summary = sweep_summary(sweep, grid.tables, results, per_class)
+    classes = level_classes(sweep, grid.tables, per_class)
+    text = (f"{sweep.label.capitalize()} sweep on {grid.base.get('data.dataset', 'the default dataset')}"
+            f" (grid '{grid.name}', unseen classes): {', '.join(sweep.models)} at each level.")
+    outputs = {
+        out_dir / "sweep.md": markdown_sweep(sweep, summary, text, classes),
+        out_dir / "sweep.tex": latex_sweep(sweep, summary, text, f"tab:{grid.name}-sweep", classes),
+        out_dir / "sweep.csv": summary.to_csv(index=False),
+    }
+    for path, content in outputs.items():
+        write_text(content, path)
+    plot_sweep(sweep, summary, out_dir / "sweep.png")
+    return summary, [*outputs, out_dir / "sweep.png"]
+
+
 def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
     """Collect ``grid``'s runs from MLflow, write tables and figures, log them to MLflow."""
     import mlflow
@@ -99,6 +129,9 @@ def write_report(grid: Grid, tracking_uri: str, out_dir: Path) -> Report:
     per_class = per_class_frame(results, read_per_class_artifact)
     write_text(per_class.to_csv(index=False), out_dir / "per_class.csv")
     summaries, files = write_tables(grid, results, out_dir, per_class)
+    if grid.sweep is not None:
+        summaries["sweep"], sweep_files = write_sweep(grid, results, per_class, out_dir)
+        files += sweep_files
     files += [out_dir / "results.csv", out_dir / "per_class.csv"]
     reference = next(iter(grid.tables.values()))[0] if grid.tables else next(iter(grid.rows))
     ref_runs = results[results["row"] == reference]

@@ -163,7 +163,7 @@ def markdown_table(table: pd.DataFrame, caption: str) -> str:
 
 def latex_table(table: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs ``table`` environment of :func:`summarise` output."""
-    ref = _latex_escape(str(table["row"].iloc[0]))
+    ref = latex_escape(str(table["row"].iloc[0]))
     group = [*(LABELS[m] for m in METRICS), rf"$\Delta$ mAP@all vs {ref}", r"95\,\% CI",
              f"$p$ vs {ref}", r"$p_\mathrm{Holm}$"]
     gzs = has_gzs(table)
@@ -176,25 +176,25 @@ def latex_table(table: pd.DataFrame, caption: str, label: str) -> str:
                rf"\cmidrule(lr){{2-{n + 1}}} \cmidrule(lr){{{n + 3}-{2 * n + 2}}}"]
     body = []
     for i, r in table.iterrows():
-        name = _latex_escape(str(r["row"])) + (r"$^\dagger$" if _significant(r) else "")
+        name = latex_escape(str(r["row"])) + (r"$^\dagger$" if _significant(r) else "")
         cells = [name, *_group_cells(table, i, r, "", r"\textbf{{{}}}", r" $\pm$ "),
                  str(r["n_seeds"])]
         if gzs:
             cells += _group_cells(table, i, r, GZS, r"\textbf{{{}}}", r" $\pm$ ")
         body.append(" & ".join(cells).replace("–", "--").replace("<", "$<$") + r" \\")
     note = (f"Mean $\\pm$ sample std over {_seeds_note(table)} seeds; best in bold."
-            + _latex_escape(_stats_note(table)).replace(DAGGER, r"$^\dagger$")
+            + latex_escape(_stats_note(table)).replace(DAGGER, r"$^\dagger$")
             .replace("<", "$<$"))
     cols = "l" + "c" * (n + 1) + ("c" * n if gzs else "")
     return "\n".join([
         r"\begin{table}[t]", r"\centering",
-        rf"\caption{{{_latex_escape(caption)} {note}}}", rf"\label{{{label}}}",
+        rf"\caption{{{latex_escape(caption)} {note}}}", rf"\label{{{label}}}",
         r"\begin{tabular}{" + cols + "}", r"\toprule", *top, head,
         r"\midrule", *body, r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
     ])
 
 
-def _latex_escape(text: str) -> str:
+def latex_escape(text: str) -> str:
     """Escape LaTeX's special characters in row labels and captions (no backslashes there)."""
     for char in ("&", "%", "$", "#", "_"):
         text = text.replace(char, "\\" + char)
