@@ -50,8 +50,9 @@ class RayEngineError(RuntimeError):
 
 @dataclass(frozen=True)
 class Chunk:
-    """Rows ``start:start+len(paths)`` of one domain's sorted list."""
+    """Chunk ``index`` of one domain's sorted list: its rows ``index*size`` on."""
 
+    domain: str
     index: int
     paths: tuple[str, ...]
 
@@ -103,12 +104,13 @@ def _reachable(address: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
-def decode_chunk(row: dict[str, Any], *, domain: str, cfg: FeaturesConfig) -> dict[str, Any]:
+def decode_chunk(row: dict[str, Any], *, cfg: FeaturesConfig) -> dict[str, Any]:
     """Ray task: the chunk's images as the local loader decodes them (uint8 (n, 3, S, S))."""
-    dataset = ImageDataset(list(row["paths"]), domain, cfg.image_size, cfg.skip_unreadable)
+    dataset = ImageDataset(list(row["paths"]), row["domain"], cfg.image_size, cfg.skip_unreadable)
     items = [dataset[i] for i in range(len(dataset))]
     images = torch.stack([image for image, _, _ in items]).numpy()  # (n, 3, S, S) uint8
-    return {"index": row["index"], "images": images, "errors": [e for _, _, e in items]}
+    return {"domain": row["domain"], "index": row["index"], "images": images,
+            "errors": [e for _, _, e in items]}
 
 
 class ChunkExtractor:
@@ -124,17 +126,20 @@ class ChunkExtractor:
         images = torch.from_numpy(np.ascontiguousarray(row["images"]))  # (n, 3, S, S) uint8
         vectors = forward_batches(self.model, images, self.cfg.batch_size, self.device,
                                   self.precision)  # (n, D)
-        return {"index": row["index"], "vectors": vectors, "errors": list(row["errors"])}
+        return {"domain": row["domain"], "index": row["index"], "vectors": vectors,
+                "errors": list(row["errors"])}
 
 
 def run_chunks(
     chunks: Sequence[Chunk],
-    domain: str,
     cfg: FeaturesConfig,
     make_model: ModelFactory,
     actors: int | None = None,
-) -> Iterator[tuple[int, np.ndarray, list[str]]]:
-    """``(chunk index, float32 (n, D), errors)`` of every chunk, in completion order."""
+) -> Iterator[tuple[str, int, np.ndarray, list[str]]]:
+    """``(domain, chunk index, float32 (n, D), errors)`` of every chunk, in completion order.
+
+    One pipeline for all the chunks (of every domain): the actors start once.
+    """
     if not chunks:
         return
     with ray_cluster() as ray:
@@ -142,21 +147,20 @@ def run_chunks(
         gpus = int(resources.get("GPU", 0))
         count = actors or gpus or max(1, int(resources.get("CPU", 1)))
         per_actor = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-        log.info("ray: %d %s actors over %d chunks of %s", count, "GPU" if gpus else "CPU",
-                 len(chunks), domain)
-        items = [{"index": c.index, "paths": list(c.paths)} for c in chunks]
+        log.info("ray: %d %s actors over %d chunks", count, "GPU" if gpus else "CPU", len(chunks))
+        items = [{"domain": c.domain, "index": c.index, "paths": list(c.paths)} for c in chunks]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         # Decoding is light next to the network: tasks take no CPU slot from the actors.
-        ds = ds.map(decode_chunk, fn_kwargs={"domain": domain, "cfg": cfg}, num_cpus=0,
+        ds = ds.map(decode_chunk, fn_kwargs={"cfg": cfg}, num_cpus=0,
                     max_retries=-1)
         ds = ds.map(ChunkExtractor, fn_constructor_args=(make_model, cfg), concurrency=count,
                     max_restarts=-1, max_task_retries=-1, **per_actor)
         for row in ds.iter_rows():
             vectors = np.asarray(row["vectors"], dtype=np.float32)
-            yield int(row["index"]), vectors, [str(e) for e in row["errors"]]
+            yield str(row["domain"]), int(row["index"]), vectors, [str(e) for e in row["errors"]]
 
 
-def cut_chunks(paths: Sequence[Path], size: int) -> list[Chunk]:
-    """The local engine's chunks: rows ``[k*size, (k+1)*size)``."""
-    return [Chunk(k, tuple(str(p) for p in paths[s : s + size]))
+def cut_chunks(paths: Sequence[Path], size: int, domain: str) -> list[Chunk]:
+    """The local engine's chunks of one domain: rows ``[k*size, (k+1)*size)``."""
+    return [Chunk(domain, k, tuple(str(p) for p in paths[s : s + size]))
             for k, s in enumerate(range(0, len(paths), size))]

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,29 +153,37 @@ def read_chunk(path: Path, n: int) -> tuple[np.ndarray, list[str]] | None:
     return vectors, [str(e) for e in meta["error"]]
 
 
-def extract_chunked(
-    model: VGGFeatures,
-    rows: pd.DataFrame,
-    paths: list[Path],
-    domain: Domain,
-    cfg: FeaturesConfig,
-    device: torch.device,
-    precision: str,
-    cache: Path | None,
-    make_model: engine_ray.ModelFactory | None = None,
-) -> tuple[np.ndarray, list[str], list[Path]]:
-    """F of ``paths`` chunk by chunk, reusing and filling the cache ``cache``.
+@dataclass
+class DomainExtraction:
+    """One domain on its way through the extractor: its outputs so far, its chunks' cache
+    files, and the chunks that are not in the cache."""
 
-    Chunks not in the cache are extracted by ``cfg.engine``: :func:`extract_images` here,
-    or Ray actors that build their extractor with ``make_model``. Returns
-    ``(float32 (N, D), errors, cache files of this call)``.
-    """
+    rows: pd.DataFrame
+    paths: list[Path]
+    out: np.ndarray  # (N, D) float32
+    errors: list[str]
+    size: int  # rows per chunk
+    files: list[Path | None]  # per chunk: its cache file (None: no cache)
+    todo: list[engine_ray.Chunk]
+
+    def keep(self, index: int, vectors: np.ndarray, errs: list[str]) -> None:
+        """Chunk ``index``'s features and errors into place, and into its cache file."""
+        block = slice(index * self.size, index * self.size + len(vectors))
+        self.out[block], self.errors[block] = vectors, errs
+        if (file := self.files[index]) is not None:
+            ids = [str(i) for i in self.rows["id"].iloc[block]]
+            io.write_vectors(file, vectors, {"id": ids, "error": errs})
+
+
+def plan_domain(
+    rows: pd.DataFrame, paths: list[Path], domain: Domain, dim: int, cfg: FeaturesConfig,
+    cache: Path | None,
+) -> DomainExtraction:
+    """Cut ``paths`` into the local engine's chunks and take those in ``cache`` from it."""
     size = cfg.batch_size * CHUNK_BATCHES  # a multiple of the batch: batches do not change
-    out = np.zeros((len(paths), model.dim), dtype=np.float32)  # (N, D)
-    errors = [""] * len(paths)
-    chunks = engine_ray.cut_chunks(paths, size)
-    files: list[Path | None] = []
-    todo: list[engine_ray.Chunk] = []
+    plan = DomainExtraction(rows, paths, np.zeros((len(paths), dim), dtype=np.float32),
+                            [""] * len(paths), size, [], [])
+    chunks = engine_ray.cut_chunks(paths, size, domain)
     for chunk in chunks:
         block = slice(chunk.index * size, chunk.index * size + len(chunk.paths))
         file = None
@@ -183,36 +192,44 @@ def extract_chunked(
             file = cache / f"{domain}-{chunk_key(cache.name, ids, paths[block])[:40]}.parquet"
             hit = read_chunk(file, len(ids))
             if hit is not None:
-                out[block], errors[block] = hit
-                files.append(file)
+                plan.out[block], plan.errors[block] = hit
+                plan.files.append(file)
                 continue
-        files.append(file)
-        todo.append(chunk)
-    if len(todo) < len(chunks):
+        plan.files.append(file)
+        plan.todo.append(chunk)
+    if len(plan.todo) < len(chunks):
         log.info("%s: %d of %d chunks from the feature cache %s", domain,
-                 len(chunks) - len(todo), len(chunks), cache)
+                 len(chunks) - len(plan.todo), len(chunks), cache)
+    return plan
 
-    def keep(index: int, vectors: np.ndarray, errs: list[str]) -> None:
-        block = slice(index * size, index * size + len(vectors))
-        out[block], errors[block] = vectors, errs
-        if (file := files[index]) is not None:
-            ids = [str(i) for i in rows["id"].iloc[block]]
-            io.write_vectors(file, vectors, {"id": ids, "error": errs})
 
-    progress = tqdm(total=len(todo), desc=f"extract {domain} (chunks of {size})", unit="chunk")
+def extract_domains(
+    model: VGGFeatures,
+    plans: dict[str, DomainExtraction],
+    cfg: FeaturesConfig,
+    device: torch.device,
+    precision: str,
+    make_model: engine_ray.ModelFactory | None = None,
+) -> None:
+    """Run every plan's missing chunks through ``cfg.engine``: :func:`extract_images` here,
+    or one Ray pipeline for all domains whose actors build their extractor with
+    ``make_model``. Each chunk is kept (and cached) as it arrives."""
+    todo = [chunk for plan in plans.values() for chunk in plan.todo]
+    progress = tqdm(total=len(todo), desc=f"extract (chunks of {cfg.batch_size * CHUNK_BATCHES})",
+                    unit="chunk")
     with progress:
         if cfg.engine == "ray" and todo:
             if make_model is None:
                 raise ExtractError("features.engine=ray: pass make_model (the actors' extractor)")
-            for index, vectors, errs in engine_ray.run_chunks(todo, domain, cfg, make_model):
-                keep(index, vectors, errs)
+            for domain, index, vectors, errs in engine_ray.run_chunks(todo, cfg, make_model):
+                plans[domain].keep(index, vectors, errs)
                 progress.update()
-        else:
-            for chunk in todo:
-                keep(chunk.index, *extract_images(model, [Path(p) for p in chunk.paths],
-                                                  domain, cfg, device, precision))
-                progress.update()
-    return out, errors, [f for f in files if f is not None]
+            return
+        for chunk in todo:
+            paths = [Path(p) for p in chunk.paths]
+            plans[chunk.domain].keep(chunk.index, *extract_images(
+                model, paths, chunk.domain, cfg, device, precision))  # type: ignore[arg-type]
+            progress.update()
 
 
 def load_manifest(path: Path) -> pd.DataFrame:
@@ -251,24 +268,20 @@ def run_extract(
                                "layers": list(cfg.layers), "image_size": cfg.image_size}
     unreadable: list[dict[str, str]] = []
     chunks: list[Path] = []
-    results: dict[str, tuple[np.ndarray, list[str], list[Path]]] = {}
-    images, seconds = 0, 0.0
+    plans = {d: plan_domain(*_domain_rows(manifest, raw_root, d), d, model.dim, cfg, cache)
+             for d in DOMAINS}
     with contextlib.ExitStack() as session:
-        if cfg.engine == "ray":  # one Ray session for both domains
+        if cfg.engine == "ray":  # one Ray session and one pipeline for both domains
             session.enter_context(engine_ray.ray_cluster())
-        for domain in DOMAINS:
-            start = time.perf_counter()
-            extracted = extract_chunked(
-                model, *_domain_rows(manifest, raw_root, domain), domain, cfg, device,
-                precision, cache, make_model,
-            )
-            seconds += time.perf_counter() - start
-            results[domain] = extracted
+        start = time.perf_counter()  # images/s: from a running cluster on (actors included)
+        extract_domains(model, plans, cfg, device, precision, make_model)
+        seconds = time.perf_counter() - start
+    images = 0
     for domain in DOMAINS:
-        rows, _ = _domain_rows(manifest, raw_root, domain)
-        vectors, errors, files = results[domain]
+        plan = plans[domain]
+        rows, vectors, errors = plan.rows, plan.out, plan.errors
         images += len(rows)
-        chunks += files
+        chunks += [f for f in plan.files if f is not None]
         ok = np.array([e == "" for e in errors], dtype=bool)
         bad = [{"id": i, "path": str(p), "domain": domain, "error": e}
                for i, p, e in zip(rows["id"], rows["path"], errors) if e]

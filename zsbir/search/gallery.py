@@ -120,9 +120,11 @@ def chunk_features(
         return
     cfg = dataclasses.replace(retriever.cfg, skip_unreadable=skip_unreadable, engine="ray")
     make_model = functools.partial(bundle_extractor, retriever.bundle.root)
-    chunks = [engine_ray.Chunk(k, tuple(map(str, c))) for k, c in enumerate(paths)]
-    results = engine_ray.run_chunks(chunks, "photo", cfg, make_model)
-    yield from tqdm(results, total=len(chunks), desc="index chunks (ray)", unit="chunk")
+    chunks = [engine_ray.Chunk("photo", k, tuple(map(str, c))) for k, c in enumerate(paths)]
+    results = engine_ray.run_chunks(chunks, cfg, make_model)
+    for _, k, vectors, errors in tqdm(results, total=len(chunks), desc="index chunks (ray)",
+                                      unit="chunk"):
+        yield k, vectors, errors
 
 
 def embed_missing(
