@@ -9,6 +9,11 @@ an already running cluster (as on a head node), and the figure with start-up is 
 too. Checks that both engines give bit-identical features.
 
     python benchmarks/bench_engines.py [--data DIR] [--classes 20] [--per-class 8] [--reps 2]
+                                       [--batch-size 32]
+
+With few chunks the two actors' shares are uneven (a 256-image chunk against a 119-image
+one), so a short run overstates Ray's cost; a run of many chunks (or ``--batch-size 8``)
+shows the steady state of a long extraction.
 
 ``--data`` defaults to ``$ZSBIR_DATA_SOURCE``.
 """
@@ -35,12 +40,15 @@ from zsbir.schema import item_id, make_manifest  # noqa: E402
 
 
 def manifest_of(root: Path, n_classes: int, per_class: int):
-    """The first ``per_class`` photos of the first classes, each with its first sketch."""
+    """The first ``per_class`` photos (that have a sketch) of the first classes, each with
+    its first sketch."""
     rows = []
     for cls_dir in sorted((root / "photo").iterdir())[:n_classes]:
         cls = cls_dir.name
-        for photo in sorted(cls_dir.glob("*.jpg"))[:per_class]:
-            sketch = min((root / "sketch" / cls).glob(f"{photo.stem}-*.png"))
+        pairs = ((p, sorted((root / "sketch" / cls).glob(f"{p.stem}-*.png")))
+                 for p in sorted(cls_dir.glob("*.jpg")))
+        for photo, sketches in [(p, s) for p, s in pairs if s][:per_class]:
+            sketch = sketches[0]
             pid = item_id("photo", cls, photo.stem)
             rows.append({"id": pid, "path": f"photo/{cls}/{photo.name}", "domain": "photo",
                          "class": cls, "wnid": None, "pair_id": None})
@@ -57,6 +65,8 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--per-class", type=int, default=8)
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=FeaturesConfig().batch_size,
+                    help="features.batch_size; a chunk is 8 batches, Ray's unit of work")
     args = ap.parse_args()
     if args.data is None or not Path(args.data).is_dir():
         ap.error(f"need a sketchy-mini folder: --data DIR or ${SOURCE_ENV} (got {args.data})")
@@ -64,7 +74,7 @@ def main() -> None:
 
     manifest = manifest_of(Path(args.data), args.classes, args.per_class)
     n = len(manifest)
-    cfg = FeaturesConfig()
+    cfg = FeaturesConfig(batch_size=args.batch_size)
     seconds: dict[str, list[float]] = {"local": [], "ray": []}
     outputs: dict[str, Path] = {}
     start_up = 0.0
@@ -92,8 +102,10 @@ def main() -> None:
         )
     local, remote = (statistics.median(seconds[e]) for e in ("local", "ray"))
     print()
-    print(f"{n} images ({args.classes} classes x {args.per_class} photos + 1 sketch each), "
-          f"{cfg.image_size} px, {os.cpu_count()} cores, median of {args.reps} interleaved reps")
+    photos = int((manifest["domain"] == "photo").sum())
+    print(f"{n} images ({photos} photos of {args.classes} classes, up to {args.per_class} "
+          f"each, and one sketch of each), "
+          f"{cfg.image_size} px, batch {cfg.batch_size}, {os.cpu_count()} cores, median of {args.reps} interleaved reps")
     print("| engine | images/s | seconds | overhead vs local |")
     print("|---|---:|---:|---:|")
     print(f"| local | {n / local:.2f} | {local:.1f} | |")

@@ -10,8 +10,8 @@ over classes and the paired sign-flip p-value (:mod:`zsbir.experiments.significa
 Holm-adjusted over the level's models.
 
 Pooled over the L levels, per model: the mean of the level means with a t CI over levels;
-the mean gap with a t CI over levels; ``wins``, the levels where the reference's mAP@all
-is higher; ``p_split``, the sign-flip test whose unit is the level (the L level gaps, an
+the mean gap with a t CI over levels; ``wins``, the levels where the gap is positive (the
+reference's mean class AP is higher); ``p_split``, the sign-flip test whose unit is the level (the L level gaps, an
 exact test over 2^L signs); ``p_class``, the sign-flip test over every (level, class)
 difference; both Holm-adjusted over the models. With numeric levels (a learning curve),
 ``gap_slope`` is the least-squares slope of the level gaps on the level value, with its
