@@ -150,8 +150,10 @@ def run_chunks(
         log.info("ray: %d %s actors over %d chunks", count, "GPU" if gpus else "CPU", len(chunks))
         items = [{"domain": c.domain, "index": c.index, "paths": list(c.paths)} for c in chunks]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
-        # Decoding is light next to the network: tasks take no CPU slot from the actors.
-        ds = ds.map(decode_chunk, fn_kwargs={"cfg": cfg}, num_cpus=0,
+        # Decoding is light next to the network: tasks take no CPU slot from the actors, and
+        # at most one runs per actor (each task without a limit was a new worker process,
+        # importing torch, beside the busy actors).
+        ds = ds.map(decode_chunk, fn_kwargs={"cfg": cfg}, num_cpus=0, concurrency=count,
                     max_retries=-1)
         ds = ds.map(ChunkExtractor, fn_constructor_args=(make_model, cfg), concurrency=count,
                     max_restarts=-1, max_task_retries=-1, **per_actor)
