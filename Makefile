@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zsbir-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test lock bench gate relog wordnet grid tables paper tune tune-all
+.PHONY: setup repro test lock bench gate relog wordnet grid tables paper tune tune-all tune-report
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -70,6 +70,11 @@ tune: setup
 
 tune-all: setup
 	for m in $(MODELS); do python scripts/tune.py --model $$m --trials $(TRIALS) --epochs $(EPOCHS) || exit 1; done
+
+# Did each search converge? Running best per trial of the stored studies (reports/tables/tuning/).
+BUDGETS ?= 16
+tune-report: setup
+	python scripts/tune_report.py --models $(MODELS) --budgets $(BUDGETS)
 
 # Full WordNet 3.0 (Debian packages + nltk folder .nltk_data/): only for name lookups
 # of classes without a WordNet id and for regenerating the committed ImageNet table.
