@@ -58,11 +58,15 @@ class Convergence:
 
 
 def study_values(storage: str, study_name: str) -> tuple[float, ...]:
-    """Objective of every trial of the Optuna study ``study_name``, in trial order."""
+    """Objective of every finished trial of the study ``study_name``, in trial order.
+
+    A trial still running (or left running by a killed process) has no result and is left
+    out; a failed one is NaN.
+    """
     import optuna
 
     study = optuna.load_study(study_name=study_name, storage=storage)
-    trials = sorted(study.trials, key=lambda t: t.number)
+    trials = sorted((t for t in study.trials if t.state.is_finished()), key=lambda t: t.number)
     return tuple(math.nan if t.value is None else float(t.value) for t in trials)
 
 
