@@ -25,6 +25,8 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=40, help="epoch budget of every trial")
     parser.add_argument("--space", type=Path, help="default experiments/search/<model>.yaml")
     parser.add_argument("--out", type=Path, default=Path("experiments/tuned.yaml"))
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the stored study up to --trials finished trials")
     parser.add_argument("--storage", default=f"sqlite:///{repo_root() / 'optuna.db'}")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
@@ -38,7 +40,7 @@ if __name__ == "__main__":
         manifest_path="data/manifest.parquet",
     )
     result = tune(args.model, params, data, space, n_trials=args.trials, epochs=args.epochs,
-                  storage=args.storage, tracking_uri=tracking_uri())
+                  storage=args.storage, tracking_uri=tracking_uri(), resume=args.resume)
     write_tuned(args.out, args.model, result.best)
     print(f"{args.model}: best seen-class val mAP {result.best.val_map:.4f} with "
           f"{result.best.params} ({args.trials} trials x {args.epochs} epochs, "

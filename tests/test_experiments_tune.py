@@ -80,11 +80,12 @@ def store(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("stores")
 
 
-def _tune(data: Path, store: Path, name: str, space_path: Path, model: str = "twotower"):
+def _tune(data: Path, store: Path, name: str, space_path: Path, model: str = "twotower",
+          n_trials: int = 2, resume: bool = False):
     space = load_search_space(space_path, BASE)
-    return tune(model, BASE, _load(data), space, n_trials=2, epochs=1,
+    return tune(model, BASE, _load(data), space, n_trials=n_trials, epochs=1,
                 storage=f"sqlite:///{store / (name + '.db')}",
-                tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+                tracking_uri=f"sqlite:///{store / 'mlflow.db'}", resume=resume)
 
 
 def test_unseen_classes_never_reach_tuning(tmp_path: Path, store: Path, monkeypatch) -> None:
@@ -127,6 +128,28 @@ def test_study_and_nested_mlflow_runs(tmp_path: Path, store: Path) -> None:
     parents = [r for r in runs if r.data.tags.get("zsbir.kind") == "tune"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(children) == 2 and all("val_map" in r.data.metrics for r in children)
+
+
+def test_resume_continues_the_study_and_skips_trials_left_running(tmp_path: Path, store: Path) -> None:
+    """A resumed study keeps its trials, fails a trial an interrupted process left running
+    (not counted), and runs only up to n_trials finished ones; without resume it restarts."""
+    import optuna
+    from optuna.trial import TrialState
+
+    (tmp_path / "s.yaml").write_text(SPACE)
+    data = _write_toy(tmp_path / "d", poison=False)
+    first = _tune(data, store, "resume", tmp_path / "s.yaml")
+    storage = f"sqlite:///{store / 'resume.db'}"
+    optuna.load_study(study_name="tune-twotower", storage=storage).ask()  # a killed trial
+    resumed = _tune(data, store, "resume", tmp_path / "s.yaml", n_trials=3, resume=True)
+    states = [t.state for t in optuna.load_study(study_name="tune-twotower", storage=storage).trials]
+    assert states == [TrialState.COMPLETE] * 2 + [TrialState.FAIL, TrialState.COMPLETE]
+    assert resumed.values[:2] == first.values and np.isnan(resumed.values[2])
+    assert resumed.best.val_map == np.nanmax(resumed.values) and resumed.best.n_trials == 3
+    again = _tune(data, store, "resume", tmp_path / "s.yaml", n_trials=3, resume=True)
+    assert np.array_equal(again.values, resumed.values, equal_nan=True)  # 3 finished: none runs
+    restarted = _tune(data, store, "resume", tmp_path / "s.yaml")
+    assert restarted.values == first.values  # replaced: the same seeded search again
 
 
 def test_tuned_file_round_trip_keeps_other_models(tmp_path: Path) -> None:

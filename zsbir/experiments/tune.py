@@ -12,7 +12,11 @@ temporary folder, so it can never resume another trial's checkpoint.
 
 The study is stored in SQLite (``sqlite:///optuna.db`` beside ``mlflow.db``), name
 ``tune-<model>``; a study of that name is replaced, so the stored study always matches
-the last tuning. Every trial is a nested MLflow run under one parent run ``tune-<model>``.
+the last tuning. With ``resume=True`` it is continued instead, up to ``n_trials`` finished
+trials: trials left running by an interrupted process are marked failed and not counted,
+and the sampler is re-seeded with ``seed + finished`` (deterministic given the stored
+history, but not trial for trial the uninterrupted search: TPE's random state is not
+stored). Every trial is a nested MLflow run under one parent run ``tune-<model>``.
 
 Search-space file: ``params.yaml`` dotted key -> distribution::
 
@@ -138,8 +142,10 @@ def tune(
     epochs: int,
     storage: str,
     tracking_uri: str,
+    resume: bool = False,
 ) -> TuneResult:
-    """Run the study for ``model`` (see module docstring); return its best trial."""
+    """Run (or, with ``resume``, continue) the study for ``model`` (see module docstring);
+    return its best trial."""
     import mlflow
     import optuna
 
@@ -150,14 +156,12 @@ def tune(
     fixed = {"model.name": model, "train.epochs": epochs}
     seed = parse_params(apply_overrides(params, fixed)).seed
     name = f"tune-{model}"
-    try:
-        optuna.delete_study(study_name=name, storage=storage)
-        log.warning("replaced the earlier study '%s' in %s", name, storage)
-    except KeyError:
-        pass
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study, finished = _open_study(name, storage, resume)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + finished)
+    remaining = max(n_trials - finished, 0)
+    if resume:
+        log.info("study '%s': %d trials finished, %d to run", name, finished, remaining)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(EXPERIMENT)
     t0 = time.perf_counter()
@@ -170,8 +174,9 @@ def tune(
             overrides = suggest(trial, space)
             return _trial(trial.number, params, {**overrides, **fixed}, data, mlflow)
 
-        study.optimize(objective, n_trials=n_trials, catch=(NonFiniteLossError,),
-                       show_progress_bar=True)
+        if remaining:
+            study.optimize(objective, n_trials=remaining, catch=(NonFiniteLossError,),
+                           show_progress_bar=True)
         values = tuple(math.nan if t.value is None else float(t.value) for t in study.trials)
         done = [t for t in study.trials if t.value is not None]
         if not done:
@@ -182,6 +187,30 @@ def tune(
     result = Tuned(n_trials=n_trials, epochs=epochs, seed=seed, val_map=float(best.value),
                    data=data.fingerprint(), params=_plain(best.params))
     return TuneResult(result, time.perf_counter() - t0, name, values)
+
+
+def _open_study(name: str, storage: str, resume: bool) -> tuple[Any, int]:
+    """The study ``name`` (replaced unless ``resume``) and its number of finished trials;
+    trials an interrupted process left running are marked failed (they count as nothing)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if not resume:
+        try:
+            optuna.delete_study(study_name=name, storage=storage)
+            log.warning("replaced the earlier study '%s' in %s", name, storage)
+        except KeyError:
+            pass
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
+                                load_if_exists=resume)
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        study.tell(trial.number, state=TrialState.FAIL)
+        log.warning("study '%s': trial %d was left running; marked failed", name, trial.number)
+    stale_numbers = {t.number for t in stale}
+    finished = sum(t.state.is_finished() and t.number not in stale_numbers
+                   for t in study.get_trials(deepcopy=False))
+    return study, finished
 
 
 def _trial(number: int, params: Mapping[str, Any], overrides: dict[str, Any], data: TrainData,
