@@ -48,6 +48,36 @@ def test_queue_skips_finished_and_pending(monkeypatch: pytest.MonkeyPatch) -> No
     assert calls[-1] == ("exp", "run", "--queue", "--name", "paper-cvae-s1", "-S", "seed=0")
     assert pending == names[1:]  # everything but the finished one is waited for
 
+def test_a_task_running_with_no_worker_alive_is_removed_and_queued_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+    orphaned = STATUS.replace("1 active, 0 idle", "0 active, 0 idle")
+    removed: set[str] = set()
+
+    def fake_dvc(*args: str) -> str:
+        calls.append(args)
+        if args[:2] == ("queue", "remove"):
+            removed.update(args[2:])
+        if args[:2] == ("queue", "status"):
+            return orphaned if "b577e00" not in removed else orphaned.replace(
+                "b577e00  paper-raw-s1                    07:52 PM   Running\n", "")
+        return "paper-raw-s0\n" if args[:2] == ("exp", "list") else ""
+
+    monkeypatch.setattr(q, "dvc", fake_dvc)
+    names = ["paper-raw-s0", "paper-raw-s1", "paper-raw-s2"]
+    pending = q.queue([Experiment(n, "raw", 0, (("seed", 0),)) for n in names])
+    assert ("queue", "kill", "b577e00") in calls and ("queue", "remove", "b577e00") in calls
+    assert [c[4] for c in calls if c[:3] == ("exp", "run", "--queue")] == ["paper-raw-s1"]
+    assert pending == names[1:]
+
+
+def test_live_workers_keep_their_running_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(q, "dvc", lambda *args: STATUS)  # 1 active worker
+    assert q.orphaned_tasks() == {}
+    monkeypatch.setattr(q, "dvc", lambda *args: STATUS.replace("1 active", "0 active"))
+    assert q.orphaned_tasks() == {"paper-raw-s1": "b577e00"}
+
+
 FAKE_DVC = """#!/bin/sh
 # a stand-in for `dvc queue start`: leaves a long-lived worker holding its output streams
 [ "$1 $2" = "queue start" ] || exit 3

@@ -1,12 +1,15 @@
 """Queue a grid's experiments with DVC and run them: ``dvc exp run --queue`` + ``dvc queue``.
 
 Experiments that already exist on the current commit, or sit in the queue, are skipped,
-so re-running the command after an interruption only adds what is missing.
+so re-running the command after an interruption only adds what is missing. A task that
+``dvc queue status`` still calls Running while no worker is alive (its machine or worker
+was killed) would be waited for forever: it is removed and queued again.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import tempfile
 import time
@@ -51,6 +54,30 @@ def queue_status() -> dict[str, str]:
     return out
 
 
+def orphaned_tasks() -> dict[str, str]:
+    """``{experiment name: task id}`` of the tasks Running with no worker alive."""
+    out = dvc("queue", "status")
+    workers = re.search(r"Worker status:\s*(\d+) active,\s*(\d+) idle", out)
+    if workers is None or workers.group(1, 2) != ("0", "0"):
+        return {}
+    rows = (line.split() for line in out.splitlines()[1:])
+    return {f[1]: f[0] for f in rows if len(f) >= 4 and f[-1] == "Running"}
+
+
+def remove_orphans() -> None:
+    """Kill (where DVC still can) and remove the orphaned tasks, so they are queued again."""
+    orphans = orphaned_tasks()
+    if not orphans:
+        return
+    log.warning("%d tasks Running with no worker alive, queued again: %s", len(orphans),
+                ", ".join(sorted(orphans)))
+    try:
+        dvc("queue", "kill", *orphans.values())
+    except RuntimeError as err:  # its worker is gone already: nothing left to kill
+        log.debug("%s", err)
+    dvc("queue", "remove", *orphans.values())
+
+
 def finished_experiments() -> set[str]:
     """Names of the experiments of the current commit (``dvc exp list --name-only``)."""
     return {line.strip() for line in dvc("exp", "list", "--name-only").splitlines() if line.strip()}
@@ -58,6 +85,7 @@ def finished_experiments() -> set[str]:
 
 def queue(experiments: Sequence[Experiment]) -> list[str]:
     """Queue every experiment not already done or queued; return the names still to run."""
+    remove_orphans()
     done = finished_experiments()
     pending = {n for n, s in queue_status().items() if s in _ACTIVE}
     todo = [e for e in experiments if e.name not in done | pending]
