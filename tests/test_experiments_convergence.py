@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from zsbir.experiments.convergence import Convergence, convergence_frame, study_values, write_convergence
+from zsbir.experiments.convergence import (FAILED_ATTR, Convergence, convergence_frame, study_values,
+                                           write_convergence)
 
 VALUES = (math.nan, 0.20, 0.15, 0.31, math.nan, 0.31, 0.29, 0.40, 0.12)
 
@@ -51,7 +52,8 @@ def test_values_come_from_the_optuna_study_in_trial_order(tmp_path):
 
     def objective(trial):
         v = next(scripted)
-        if v is None:
+        if v is None:  # the objective's own failure, as zsbir.experiments.tune marks it
+            trial.set_user_attr(FAILED_ATTR, "a failed trial")
             raise ValueError("a failed trial")
         return v
 
@@ -67,3 +69,25 @@ def test_values_come_from_the_optuna_study_in_trial_order(tmp_path):
     assert list(trials["running_best"]) == [0.2, 0.2, 0.5, 0.5]
     assert "| `m` | 4 | 0.5000 | 3 | 0.2000 | +0.3000 |" in paths["convergence.md"].read_text()
     assert paths["convergence.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failed_configuration_counts_and_a_killed_trial_does_not() -> None:
+    """NaN for a trial whose objective failed (it carries FAILED_ATTR); nothing for one
+    failed by a killed process, or still running."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from zsbir.experiments.convergence import FAILED_ATTR, counted_trials, trial_values
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    study.tell(study.ask(), 0.25)
+    failed = study.ask()
+    failed.set_user_attr(FAILED_ATTR, "'align' is nan at epoch 2")
+    study.tell(failed, state=TrialState.FAIL)
+    study.tell(study.ask(), state=TrialState.FAIL)  # its process killed, marked on resume
+    study.ask()                                     # still running
+    study.tell(study.ask(), 0.5)
+    assert [t.number for t in counted_trials(study.trials)] == [0, 1, 4]
+    values = trial_values(study.trials)
+    assert values[0] == 0.25 and math.isnan(values[1]) and values[2] == 0.5

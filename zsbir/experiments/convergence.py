@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,17 +58,30 @@ class Convergence:
         return float(self.running_best[k - 1])
 
 
-def study_values(storage: str, study_name: str) -> tuple[float, ...]:
-    """Objective of every finished trial of the study ``study_name``, in trial order.
+FAILED_ATTR = "zsbir.failed"  # user attr of a trial whose own objective failed (its reason)
 
-    A trial still running (or left running by a killed process) has no result and is left
-    out; a failed one is NaN.
-    """
+
+def counted_trials(trials: Sequence[Any]) -> list[Any]:
+    """The trials that count against a study's budget, in trial order: every completed or
+    pruned one, and a failed one only when its objective failed (it carries ``FAILED_ATTR``).
+    A trial still running, or failed because its process was killed, counts as nothing."""
+    from optuna.trial import TrialState
+
+    kept = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and FAILED_ATTR in t.user_attrs)]
+    return sorted(kept, key=lambda t: t.number)
+
+
+def trial_values(trials: Sequence[Any]) -> tuple[float, ...]:
+    """Objective of every counted trial (:func:`counted_trials`), NaN where it failed."""
+    return tuple(math.nan if t.value is None else float(t.value) for t in counted_trials(trials))
+
+
+def study_values(storage: str, study_name: str) -> tuple[float, ...]:
+    """:func:`trial_values` of the stored study ``study_name``."""
     import optuna
 
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    trials = sorted((t for t in study.trials if t.state.is_finished()), key=lambda t: t.number)
-    return tuple(math.nan if t.value is None else float(t.value) for t in trials)
+    return trial_values(optuna.load_study(study_name=study_name, storage=storage).trials)
 
 
 def convergence_frame(searches: Sequence[Convergence], budgets: Sequence[int]) -> pd.DataFrame:

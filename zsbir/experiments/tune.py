@@ -28,7 +28,6 @@ Search-space file: ``params.yaml`` dotted key -> distribution::
 from __future__ import annotations
 
 import logging
-import math
 import os
 import tempfile
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from zsbir.config import ConfigError, parse_params
+from zsbir.experiments.convergence import FAILED_ATTR, counted_trials, trial_values
 from zsbir.experiments.grid import apply_overrides, check_overrides
 from zsbir.experiments.tuned import Tuned
 from zsbir.io import read_yaml
@@ -172,12 +172,16 @@ def tune(
 
         def objective(trial: Any) -> float:
             overrides = suggest(trial, space)
-            return _trial(trial.number, params, {**overrides, **fixed}, data, mlflow)
+            try:
+                return _trial(trial.number, params, {**overrides, **fixed}, data, mlflow)
+            except NonFiniteLossError as err:  # counted: a failure of this configuration
+                trial.set_user_attr(FAILED_ATTR, str(err))
+                raise
 
         if remaining:
             study.optimize(objective, n_trials=remaining, catch=(NonFiniteLossError,),
                            show_progress_bar=True)
-        values = tuple(math.nan if t.value is None else float(t.value) for t in study.trials)
+        values = trial_values(study.trials)
         done = [t for t in study.trials if t.value is not None]
         if not done:
             raise RuntimeError(f"every trial of {name} failed")
@@ -191,7 +195,8 @@ def tune(
 
 def _open_study(name: str, storage: str, resume: bool) -> tuple[Any, int]:
     """The study ``name`` (replaced unless ``resume``) and its number of finished trials;
-    trials an interrupted process left running are marked failed (they count as nothing)."""
+    trials an interrupted process left running are marked failed and count as nothing
+    (:func:`~zsbir.experiments.convergence.counted_trials`)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -203,14 +208,10 @@ def _open_study(name: str, storage: str, resume: bool) -> tuple[Any, int]:
             pass
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                 load_if_exists=resume)
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in stale:
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
         log.warning("study '%s': trial %d was left running; marked failed", name, trial.number)
-    stale_numbers = {t.number for t in stale}
-    finished = sum(t.state.is_finished() and t.number not in stale_numbers
-                   for t in study.get_trials(deepcopy=False))
-    return study, finished
+    return study, len(counted_trials(study.get_trials(deepcopy=False)))
 
 
 def _trial(number: int, params: Mapping[str, Any], overrides: dict[str, Any], data: TrainData,
